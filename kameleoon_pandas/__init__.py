@@ -9,12 +9,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# -- writers and accessor (issue 4): add imports here --
+from . import accessor  # noqa: F401  (registers df.kam)
+
+# -- client and loaders (issue 3): add imports here --
 from ._exceptions import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
     KameleoonError,
+    KameleoonWarning,
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
@@ -22,10 +27,10 @@ from ._exceptions import (
     TransportError,
     ValidationError,
 )
-
-# -- client and loaders (issue 3): add imports here --
-
-# -- writers and accessor (issue 4): add imports here --
+from .client import AsyncClient, Client
+from .loaders import read_maps, read_product_counters, read_product_data, read_visitor_feeds
+from .report import PushError, PushReport
+from .writers import forget_visitors, push_events, push_maps, push_product_events
 
 __version__ = "0.1.0"
 

@@ -14,6 +14,8 @@
           ├── RateLimitError           429
           └── ServerError              5xx
 
+    KameleoonWarning (a UserWarning)  a result left something out, e.g. keys the API did not know
+
 A status error names the method, the path, the status and the server's message, and carries
 the ``httpx.Response`` as ``.response``. No message ever holds a secret or a token: requests are
 described by method and path only, never by headers or query credentials.
@@ -31,6 +33,7 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "KameleoonError",
+    "KameleoonWarning",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -43,6 +46,10 @@ __all__ = [
 
 class KameleoonError(Exception):
     """The root of every error raised by kameleoon_pandas."""
+
+
+class KameleoonWarning(UserWarning):
+    """A result was shaped with something left out (for example keys the API does not know)."""
 
 
 class ConfigurationError(KameleoonError, ValueError):

@@ -1,0 +1,179 @@
+"""OAuth2 client credentials as an ``httpx.Auth`` flow (data-api.md 2).
+
+The token is fetched on first use, cached, treated as stale 60 s before it expires (as the
+official SDKs do) and refreshed once when the API answers 401. Concurrent requests share one
+refresh through an ``asyncio.Lock``. Neither the secret nor the token ever appears in a repr, a
+log record or an exception message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+
+import httpx
+
+from ._exceptions import AuthenticationError, KameleoonError, _server_message
+
+__all__ = ["ClientCredentialsAuth", "TokenProvider"]
+
+logger = logging.getLogger("kameleoon_pandas.auth")
+
+#: A token is stale this many seconds before it expires.
+EXPIRY_MARGIN = 60.0
+
+
+class _Token:
+    """A bearer token whose value never shows in a repr."""
+
+    __slots__ = ("expires_at", "value")
+
+    def __init__(self, value: str, expires_at: float) -> None:
+        self.value = value
+        self.expires_at = expires_at
+
+    def fresh(self, now: float) -> bool:
+        return now < self.expires_at  # expires_at already has the margin taken off
+
+    def __repr__(self) -> str:
+        return "<token ***>"
+
+
+class TokenProvider:
+    """Fetches, caches and refreshes the token; ``send`` posts the token request.
+
+    ``send(request)`` is the owning client's raw sender (with retries on network failures and
+    server errors, without auth), so the token endpoint gets the same resilience as the API.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        token_url: str,
+        send: Callable[[httpx.Request], Awaitable[httpx.Response]],
+    ) -> None:
+        self.client_id = client_id
+        self._secret = client_secret
+        self.token_url = token_url
+        self._send = send
+        self._token: _Token | None = None
+        self._lock: asyncio.Lock | None = None  # made lazily, inside the running loop
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"TokenProvider(client_id={self.client_id!r}, token_url={self.token_url!r})"
+
+    def _get_lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def token(self, *, stale: str | None = None) -> str:
+        """A fresh token; ``stale`` is one the API just refused (replaced unless done already)."""
+        now = time.monotonic()
+        current = self._token
+        if current is not None and current.fresh(now) and current.value != stale:
+            return current.value
+        async with self._get_lock():
+            current = self._token
+            now = time.monotonic()
+            if current is not None and current.fresh(now) and current.value != stale:
+                return current.value  # another request refreshed it while we waited
+            self._token = await self._fetch()
+            return self._token.value
+
+    async def _fetch(self) -> _Token:
+        request = httpx.Request(
+            "POST",
+            self.token_url,
+            data={"grant_type": "client_credentials"},
+        )
+        # HTTP Basic, as the official Python SDK sends it (wire/official-python-sdk-*.json).
+        pair = f"{self.client_id}:{self._secret}".encode()
+        request.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        sent_at = time.monotonic()
+        try:
+            response = await self._send(request)
+        except KameleoonError as exc:
+            raise self._scrub(exc) from None
+        if response.status_code != 200:
+            message = self._clean(_server_message(response))
+            raise AuthenticationError(
+                method="POST",
+                path=response.request.url.path,
+                status_code=response.status_code,
+                message=(
+                    f"the token endpoint refused the credentials of client_id {self.client_id!r}"
+                    f" ({message}); check client_id / client_secret "
+                    "(KAMELEOON_CLIENT_ID / KAMELEOON_CLIENT_SECRET)"
+                ),
+                response=response,
+            )
+        try:
+            payload = response.json()
+            value = payload["access_token"]
+            lifetime = float(payload.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError):
+            raise AuthenticationError(
+                method="POST",
+                path=response.request.url.path,
+                status_code=response.status_code,
+                message="the token endpoint answered without a usable access_token",
+                response=response,
+            ) from None
+        if not isinstance(value, str) or not value:
+            raise AuthenticationError(
+                method="POST",
+                path=response.request.url.path,
+                status_code=response.status_code,
+                message="the token endpoint answered an empty access_token",
+                response=response,
+            )
+        # Stale EXPIRY_MARGIN before expiry; a lifetime shorter than twice the margin (a test
+        # emulator) keeps half of it, so that a token is always usable at least once.
+        margin = min(EXPIRY_MARGIN, lifetime / 2)
+        self.refreshes += 1
+        logger.debug("fetched a token for client_id %r (valid %.0f s)", self.client_id, lifetime)
+        return _Token(value, sent_at + lifetime - margin)
+
+    def _clean(self, text: str) -> str:
+        """Remove the secret and any token from text that may come back from a server."""
+        for secret in (self._secret, self._token.value if self._token else None):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _scrub(self, exc: KameleoonError) -> KameleoonError:
+        exc.args = tuple(self._clean(a) if isinstance(a, str) else a for a in exc.args)
+        if hasattr(exc, "message") and isinstance(exc.message, str):
+            exc.message = self._clean(exc.message)
+        return exc
+
+
+class ClientCredentialsAuth(httpx.Auth):
+    """Adds ``Authorization: Bearer <token>`` and retries once with a new token on a 401."""
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self.provider = provider
+
+    def __repr__(self) -> str:
+        return f"ClientCredentialsAuth(client_id={self.provider.client_id!r})"
+
+    def sync_auth_flow(self, request: httpx.Request):  # pragma: no cover - async only
+        raise RuntimeError("ClientCredentialsAuth works with httpx.AsyncClient only")
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self.provider.token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code == 401:
+            token = await self.provider.token(stale=token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request

@@ -1,0 +1,729 @@
+"""``AsyncClient`` (the async core) and ``Client`` (its sync face): one method per endpoint.
+
+Every call goes through the same path: auth (an ``httpx.Auth`` flow, ``_auth.py``), a
+concurrency semaphore, an optional requests-per-second limiter, the retry policy (``_retry.py``)
+and one factory that turns an error status into an exception (``make_status_error``). Key lists
+longer than a call allows are split into calls of at most 100 keys, run concurrently, and merged
+back in the order of the input.
+
+``Client`` runs the very same core on a private event loop in a daemon thread (``_runner.py``),
+so it works in a script, inside Jupyter's running loop, from several threads and next to
+``nest_asyncio`` without patching anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import json as jsonlib
+import logging
+import math
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from aiolimiter import AsyncLimiter
+from httpx_aiohttp import AiohttpTransport
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_before_delay
+
+from . import _retry
+from ._auth import ClientCredentialsAuth, TokenProvider
+from ._config import Settings, resolve_settings
+from ._exceptions import APIStatusError, TransportError, ValidationError, make_status_error
+from ._runner import LoopThread
+from .frames.schemas import FEED_KINDS
+
+__all__ = ["MAX_KEYS_PER_CALL", "AsyncClient", "Client"]
+
+T = TypeVar("T")
+logger = logging.getLogger("kameleoon_pandas.client")
+
+#: The most keys (EANs, map keys) one call may carry (data-api.md 3.5-3.7).
+MAX_KEYS_PER_CALL = 100
+#: The longest identifier the API accepts (data-api.md 1).
+MAX_KEY_LENGTH = 100
+
+#: ``kind`` column values -> the ``GET /visit/visitor`` flag that asks for them.
+KIND_FLAGS: Mapping[str, str] = {
+    "page": "page",
+    "conversion": "conversion",
+    "custom_data": "customData",
+    "experiment": "experiment",
+    "personalization": "personalization",
+    "geolocation": "geolocation",
+    "static_data": "staticData",
+}
+assert set(KIND_FLAGS) == set(FEED_KINDS)
+
+#: Called with 1 after each completed request of the current task (progress bars set it).
+on_request: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
+    "kameleoon_pandas_on_request", default=None
+)
+
+
+class _RetryableStatus(Exception):
+    """Internal: a response whose status is worth another try (never escapes this module)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _is_retryable_exception(exc: BaseException) -> bool:
+    if isinstance(exc, _RetryableStatus):
+        return True
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.ProxyError):
+        return False  # a wrong URL or request never gets better by waiting
+    return _retry.should_retry(exc)
+
+
+# -- input checks shared with the loaders (raise before any request) ---------------------------
+
+
+def validate_keys(keys: Iterable[str] | str, what: str) -> list[str]:
+    """A list of distinct identifiers in input order; a single string counts as one key.
+
+    Raises ValidationError naming the offending value and its position.
+    """
+    if isinstance(keys, str):
+        keys = [keys]
+    elif isinstance(keys, bytes | Mapping) or not isinstance(keys, Iterable):
+        raise ValidationError(f"{what} must be a list of strings, got {type(keys).__name__}")
+    out: dict[str, None] = {}
+    for position, key in enumerate(keys):
+        if not isinstance(key, str):
+            raise ValidationError(
+                f"{what}[{position}] must be a string, got {key!r} ({type(key).__name__})"
+            )
+        if not key:
+            raise ValidationError(f"{what}[{position}] is an empty string")
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValidationError(
+                f"{what}[{position}] is {len(key)} characters long (at most {MAX_KEY_LENGTH}): "
+                f"{key[:40]!r}..."
+            )
+        out[key] = None
+    return list(out)
+
+
+def validate_kinds(kinds: Iterable[str] | str | None) -> list[str] | None:
+    """The feed kinds asked for (None = all); an unknown kind raises ValidationError naming it."""
+    if kinds is None:
+        return None
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    out = []
+    for kind in kinds:
+        if kind not in KIND_FLAGS:
+            raise ValidationError(
+                f"unknown kind {kind!r}; expected one of {', '.join(sorted(KIND_FLAGS))}"
+            )
+        if kind not in out:
+            out.append(kind)
+    return out
+
+
+def validate_previous_visits(previous_visits: int | None) -> int | None:
+    if previous_visits is None:
+        return None
+    if (
+        isinstance(previous_visits, bool)
+        or not isinstance(previous_visits, int)
+        or not 0 <= previous_visits <= 25
+    ):
+        raise ValidationError(f"previous_visits must be an integer 0..25, got {previous_visits!r}")
+    return previous_visits
+
+
+def chunks(keys: list[str], size: int = MAX_KEYS_PER_CALL) -> list[list[str]]:
+    return [keys[i : i + size] for i in range(0, len(keys), size)]
+
+
+async def gather_all(coros: Iterable[Awaitable[T]]) -> list[T]:
+    """Run concurrently, results in input order; the first failure cancels the rest."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(_as_coroutine(c)) for c in coros]
+    except BaseExceptionGroup as group_error:
+        first = group_error.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return [task.result() for task in tasks]
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _json_array(keys: list[str]) -> str:
+    return jsonlib.dumps(keys, separators=(",", ":"), ensure_ascii=False)
+
+
+def _ms(value: int | float) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(f"a time in epoch milliseconds must be a number, got {value!r}")
+    return int(value)
+
+
+class AsyncClient:
+    """The async core: one ``httpx.AsyncClient`` over the ``httpx-aiohttp`` transport.
+
+    Settings are resolved once, here, in this order: the argument, then the ``KAMELEOON_*``
+    environment variable, then the default (see ``kameleoon_pandas._config``)::
+
+        site_code      KAMELEOON_SITE_CODE      default site code of every call
+        site_codes     KAMELEOON_SITE_CODES     the codes offered by pickers (comma-separated)
+        client_id      KAMELEOON_CLIENT_ID      with client_secret, or neither (no token)
+        client_secret  KAMELEOON_CLIENT_SECRET
+        base_url       KAMELEOON_BASE_URL       https://data.kameleoon.io
+        token_url      KAMELEOON_TOKEN_URL      https://api.kameleoon.com/oauth/token
+
+    ``max_concurrency`` caps requests in flight (16), ``rate_limit`` caps requests per second
+    (none), ``timeout`` is per attempt in seconds, ``retry_budget`` the total seconds that retries
+    of one call may take (0 disables retries). ``transport`` replaces the network (tests pass
+    ``httpx.ASGITransport`` or ``httpx.MockTransport``).
+
+    Use it as ``async with kp.AsyncClient() as ac: ...`` (one event loop per client).
+    """
+
+    def __init__(
+        self,
+        site_code: str | None = None,
+        *,
+        site_codes: Iterable[str] | str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        base_url: str | None = None,
+        token_url: str | None = None,
+        max_concurrency: int = 16,
+        rate_limit: float | None = None,
+        timeout: float = 30.0,
+        retry_budget: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings: Settings = resolve_settings(
+            site_code=site_code,
+            site_codes=site_codes,
+            client_id=client_id,
+            client_secret=client_secret,
+            base_url=base_url,
+            token_url=token_url,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            timeout=timeout,
+            retry_budget=retry_budget,
+        )
+        s = self.settings
+        if transport is None:
+            # The aiohttp session inside is created lazily by the transport, on the first
+            # request, hence inside the running loop as aiohttp requires.
+            limits = httpx.Limits(
+                max_connections=s.max_concurrency + 4, max_keepalive_connections=s.max_concurrency
+            )
+            transport = AiohttpTransport(limits=limits)
+        from . import __version__
+
+        self._http = httpx.AsyncClient(
+            base_url=s.base_url,
+            transport=transport,
+            timeout=s.timeout,
+            headers={"User-Agent": f"kameleoon-pandas/{__version__}"},
+            follow_redirects=False,
+        )
+        self._slots = asyncio.Semaphore(s.max_concurrency)
+        self._limiter = AsyncLimiter(s.rate_limit, 1.0) if s.rate_limit else None
+        self._token_provider: TokenProvider | None = None
+        self._auth: httpx.Auth | None = None
+        if s.client_id is not None and s.client_secret is not None:
+            self._token_provider = TokenProvider(
+                client_id=s.client_id,
+                client_secret=s.client_secret,
+                token_url=s.token_url,
+                send=self._send_token_request,
+            )
+            self._auth = ClientCredentialsAuth(self._token_provider)
+        self._closed = False
+        #: Requests sent (attempts, retries included); handy for tests and benchmarks.
+        self.attempts = 0
+
+    # -- settings and lifecycle ----------------------------------------------------------------
+
+    @property
+    def site_code(self) -> str | None:
+        return self.settings.site_code
+
+    @property
+    def site_codes(self) -> list[str]:
+        return list(self.settings.site_codes)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (
+            f"{type(self).__name__}(site_code={s.site_code!r}, base_url={s.base_url!r}, "
+            f"client_id={s.client_id!r})"
+        )
+
+    async def close(self) -> None:
+        """Close the connections; idempotent."""
+        if not self._closed:
+            self._closed = True
+            await self._http.aclose()
+
+    aclose = close
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- the one request path --------------------------------------------------------------
+
+    def _retrying(self) -> AsyncRetrying:
+        budget = self.settings.retry_budget
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            retry_after = None
+            if isinstance(exc, _RetryableStatus):
+                retry_after = _retry.parse_retry_after(exc.response.headers.get("Retry-After"))
+            remaining = budget - state.seconds_since_start
+            return _retry.retry_delay(state.attempt_number, retry_after, remaining=remaining)
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            reason = (
+                f"status {exc.response.status_code}"
+                if isinstance(exc, _RetryableStatus)
+                else type(exc).__name__
+            )
+            logger.debug(
+                "retrying after %s (attempt %d, sleeping %.2f s)",
+                reason,
+                state.attempt_number,
+                state.upcoming_sleep,
+            )
+
+        return AsyncRetrying(
+            retry=retry_if_exception(_is_retryable_exception),
+            stop=stop_before_delay(budget),
+            wait=wait,
+            before_sleep=log_retry,
+            sleep=asyncio.sleep,
+            reraise=True,
+        )
+
+    async def _send_with_retries(
+        self,
+        build: Callable[[], httpx.Request],
+        *,
+        auth: httpx.Auth | None,
+        limited: bool,
+    ) -> httpx.Response:
+        """Send until success, a non-retryable status or the budget's end; return the last
+        response (any status). Raises TransportError when the network failed throughout."""
+        request = build()
+        method, path = request.method, request.url.path
+        try:
+            async for attempt in self._retrying():
+                with attempt:
+                    response = await self._attempt(build(), auth=auth, limited=limited)
+                    if _retry.is_retryable_status(response.status_code):
+                        raise _RetryableStatus(response)
+        except _RetryableStatus as exc:
+            return exc.response
+        except (httpx.TransportError, ConnectionError) as exc:
+            detail = str(exc) or type(exc).__name__
+            raise TransportError(
+                f"{method} {path} failed: {type(exc).__name__}: {detail}", method=method, path=path
+            ) from None
+        return response
+
+    async def _attempt(
+        self, request: httpx.Request, *, auth: httpx.Auth | None, limited: bool
+    ) -> httpx.Response:
+        if not limited:
+            self.attempts += 1
+            return await self._http.send(request, auth=auth)
+        async with self._slots:
+            if self._limiter is not None:
+                await self._limiter.acquire()
+            self.attempts += 1
+            return await self._http.send(request, auth=auth)
+
+    async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
+        # Outside the semaphore: requests waiting for the token hold slots, and must not
+        # starve the one request that fetches it.
+        return await self._send_with_retries(lambda: request, auth=None, limited=False)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: str | bytes | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send one request to the Data API (auth, limits, retries); raise on an error status."""
+
+        def build() -> httpx.Request:
+            return self._http.build_request(
+                method, path, params=params, content=content, json=json, headers=headers
+            )
+
+        response = await self._send_with_retries(build, auth=self._auth, limited=True)
+        if response.status_code >= 400:
+            raise make_status_error(response)
+        callback = on_request.get()
+        if callback is not None:
+            callback(1)
+        return response
+
+    async def _get_json(self, path: str, params: dict[str, Any]) -> Any:
+        response = await self.request("GET", path, params=params)
+        try:
+            return response.json()
+        except ValueError:
+            raise APIStatusError(
+                method="GET",
+                path=path,
+                status_code=response.status_code,
+                message=f"the answer is not JSON: {response.text[:200]!r}",
+                response=response,
+            ) from None
+
+    def _site(self, site_code: str | None) -> str:
+        return self.settings.site_code_for(site_code)
+
+    async def _chunked(
+        self, keys: list[str], fetch: Callable[[list[str]], Awaitable[Any]]
+    ) -> dict[str, Any]:
+        answers = await gather_all(fetch(chunk) for chunk in chunks(keys))
+        merged: dict[str, Any] = {}
+        for answer in answers:
+            if isinstance(answer, dict):
+                merged.update(answer)
+        return {key: merged[key] for key in keys if key in merged}
+
+    # -- endpoints (data-api.md 3) -------------------------------------------------------------
+
+    async def get_visitor(
+        self,
+        visitor_code: str | None = None,
+        *,
+        mapping_value: str | None = None,
+        previous_visits: int | None = None,
+        current_visit: bool = True,
+        kinds: Iterable[str] | None = None,
+        site_code: str | None = None,
+    ) -> dict:
+        """``GET /visit/visitor``: the activity feed of one visitor (by code or mapping value).
+
+        ``kinds`` (None = all) take the ``kind`` column's names: page, conversion, custom_data,
+        experiment, personalization, geolocation, static_data.
+        """
+        params = self._visitor_params(
+            visitor_code,
+            mapping_value=mapping_value,
+            previous_visits=validate_previous_visits(previous_visits),
+            current_visit=current_visit,
+            kinds=validate_kinds(kinds),
+            site_code=site_code,
+        )
+        answer = await self._get_json("/visit/visitor", params)
+        return answer if isinstance(answer, dict) else {}
+
+    def _visitor_params(
+        self,
+        visitor_code: str | None,
+        *,
+        mapping_value: str | None,
+        previous_visits: int | None,
+        current_visit: bool,
+        kinds: list[str] | None,
+        site_code: str | None,
+    ) -> dict[str, str]:
+        if (visitor_code is None) == (mapping_value is None):
+            raise ValidationError("pass exactly one of visitor_code and mapping_value")
+        params = {"siteCode": self._site(site_code)}
+        if visitor_code is not None:
+            params["visitorCode"] = validate_keys([visitor_code], "visitor_code")[0]
+        else:
+            params["mappingValue"] = validate_keys([mapping_value], "mapping_value")[0]
+        if previous_visits:
+            params["maxNumberPreviousVisits"] = str(previous_visits)
+        params["version"] = "0"  # always sent by the official SDKs
+        params["currentVisit"] = "true" if current_visit else "false"
+        if kinds is None:
+            params["all"] = "true"
+        else:
+            params.update({KIND_FLAGS[kind]: "true" for kind in kinds})
+        return params
+
+    async def post_visit_events(
+        self,
+        body: str | bytes | list[dict],
+        *,
+        visitor_code: str | None = None,
+        site_code: str | None = None,
+    ) -> None:
+        """``POST /visit/events``: lines (str/bytes) or a list of event dicts (sent as JSON)."""
+        params: dict[str, str] = {"siteCode": self._site(site_code)}
+        if visitor_code is not None:
+            params["visitorCode"] = validate_keys([visitor_code], "visitor_code")[0]
+        await self._post_events("/visit/events", body, params)
+
+    async def post_product_events(
+        self,
+        body: str | bytes | list[dict],
+        *,
+        ean: str | None = None,
+        site_code: str | None = None,
+    ) -> None:
+        """``POST /product/events``: lines (str/bytes) or a list of event dicts (sent as JSON)."""
+        params: dict[str, str] = {"siteCode": self._site(site_code)}
+        if ean is not None:
+            params["ean"] = validate_keys([ean], "ean")[0]
+        await self._post_events("/product/events", body, params)
+
+    async def _post_events(
+        self, path: str, body: str | bytes | list[dict], params: dict[str, str]
+    ) -> None:
+        if isinstance(body, list):
+            params["json"] = "true"
+            content = jsonlib.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            headers = {"Content-Type": "application/json"}
+        elif isinstance(body, str | bytes):
+            content = body.encode() if isinstance(body, str) else body
+            headers = {"Content-Type": "text/plain; charset=utf-8"}
+        else:
+            raise ValidationError(
+                f"body must be str, bytes or a list of dicts, got {type(body).__name__}"
+            )
+        await self.request("POST", path, params=params, content=content, headers=headers)
+
+    async def post_forget(
+        self, visitor_codes: Iterable[str], *, site_code: str | None = None
+    ) -> None:
+        """``POST /visit/forget``: delete every visit and event of these visitors."""
+        codes = validate_keys(visitor_codes, "visitor_codes")
+        params = {"siteCode": self._site(site_code)}
+        await self.request(
+            "POST",
+            "/visit/forget",
+            params=params,
+            content="\n".join(codes).encode(),
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+
+    async def get_product_counters(
+        self,
+        eans: Iterable[str],
+        *,
+        time_begin: int,
+        time_end: int,
+        site_code: str | None = None,
+    ) -> dict:
+        """``GET /product/productCounters`` over ``[time_begin, time_end)`` (epoch ms).
+
+        More than 100 EANs are split into concurrent calls; the answer keeps input order.
+        """
+        keys = validate_keys(eans, "eans")
+        begin, end = _ms(time_begin), _ms(time_end)
+        if begin >= end:
+            raise ValidationError(f"time_begin ({begin}) must be before time_end ({end})")
+        site = self._site(site_code)
+
+        async def fetch(chunk: list[str]) -> Any:
+            params = {
+                "siteCode": site,
+                "eans": _json_array(chunk),
+                "timeBegin": str(begin),
+                "timeEnd": str(end),
+            }
+            return await self._get_json("/product/productCounters", params)
+
+        return await self._chunked(keys, fetch)
+
+    async def get_product_data(self, eans: Iterable[str], *, site_code: str | None = None) -> dict:
+        """``GET /product/productData``: stored attributes per EAN (unknown EANs left out)."""
+        keys = validate_keys(eans, "eans")
+        site = self._site(site_code)
+
+        async def fetch(chunk: list[str]) -> Any:
+            params = {"siteCode": site, "eans": _json_array(chunk), "all": "true"}
+            return await self._get_json("/product/productData", params)
+
+        return await self._chunked(keys, fetch)
+
+    async def get_map(self, key: str, *, site_code: str | None = None) -> dict:
+        """``GET /map/map``: the stored object of one key (``{}`` when unknown)."""
+        key = validate_keys([key], "key")[0]
+        answer = await self._get_json("/map/map", {"siteCode": self._site(site_code), "key": key})
+        return answer if isinstance(answer, dict) else {}
+
+    async def get_maps(self, keys: Iterable[str], *, site_code: str | None = None) -> dict:
+        """``GET /map/maps``: stored objects per key (unknown keys left out), input order."""
+        wanted = validate_keys(keys, "keys")
+        site = self._site(site_code)
+
+        async def fetch(chunk: list[str]) -> Any:
+            return await self._get_json("/map/maps", {"siteCode": site, "keys": _json_array(chunk)})
+
+        return await self._chunked(wanted, fetch)
+
+    async def post_maps(
+        self, data: Mapping[str, Any], *, ttl_hours: int | None = None, site_code: str | None = None
+    ) -> None:
+        """``POST /map/maps``: merge fields into the stored objects (a null field deletes it)."""
+        if not isinstance(data, Mapping):
+            raise ValidationError(
+                f"data must be a dict of key -> object, got {type(data).__name__}"
+            )
+        validate_keys(list(data), "keys")
+        params = {"siteCode": self._site(site_code)}
+        if ttl_hours is not None:
+            if (
+                isinstance(ttl_hours, bool)
+                or not isinstance(ttl_hours, int)
+                or not (1 <= ttl_hours <= 8784)
+            ):
+                raise ValidationError(f"ttl_hours must be an integer 1..8784, got {ttl_hours!r}")
+            params["ttlHours"] = str(ttl_hours)
+        content = jsonlib.dumps(dict(data), separators=(",", ":"), ensure_ascii=False).encode()
+        await self.request(
+            "POST",
+            "/map/maps",
+            params=params,
+            content=content,
+            headers={"Content-Type": "application/json"},
+        )
+
+
+def _sync(name: str) -> Callable[..., Any]:
+    """A sync method that runs ``AsyncClient.<name>`` on the client's loop thread."""
+    coroutine_function = getattr(AsyncClient, name)
+
+    @functools.wraps(coroutine_function)
+    def method(self: Client, *args: Any, **kwargs: Any) -> Any:
+        return self.run(getattr(self._async, name)(*args, **kwargs))
+
+    return method
+
+
+def _shutdown(runner: LoopThread, core: AsyncClient) -> None:
+    """Close the core on its loop, then stop the loop (also runs at interpreter exit)."""
+    if runner.running and not core.closed:
+        try:
+            runner.run(core.close(), timeout=5.0)
+        except Exception:  # best effort at exit; the thread is a daemon anyway
+            logger.debug("closing the client at shutdown failed", exc_info=True)
+    runner.stop()
+
+
+class Client:
+    """The sync client: the same methods as :class:`AsyncClient`, as plain calls.
+
+    Takes exactly the arguments of :class:`AsyncClient` (settings resolved once, argument >
+    ``KAMELEOON_*`` environment variable > default). The async core runs on a private event loop
+    in a daemon thread, so this works in scripts, in Jupyter cells, from several threads at once
+    and alongside ``nest_asyncio``. Use ``with kp.Client() as client: ...`` or call ``close()``;
+    an unclosed client is closed at exit and never keeps the interpreter alive.
+    """
+
+    def __init__(
+        self,
+        site_code: str | None = None,
+        *,
+        site_codes: Iterable[str] | str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        base_url: str | None = None,
+        token_url: str | None = None,
+        max_concurrency: int = 16,
+        rate_limit: float | None = None,
+        timeout: float = 30.0,
+        retry_budget: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        # Settings are resolved (and refused) before any thread starts.
+        self._async = AsyncClient(
+            site_code,
+            site_codes=site_codes,
+            client_id=client_id,
+            client_secret=client_secret,
+            base_url=base_url,
+            token_url=token_url,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            timeout=timeout,
+            retry_budget=retry_budget,
+            transport=transport,
+        )
+        self._runner = LoopThread()
+        self._finalizer = weakref.finalize(self, _shutdown, self._runner, self._async)
+
+    @property
+    def async_client(self) -> AsyncClient:
+        """The AsyncClient core (its coroutines must run on this client's loop: use ``run``)."""
+        return self._async
+
+    @property
+    def settings(self) -> Settings:
+        return self._async.settings
+
+    @property
+    def site_code(self) -> str | None:
+        return self._async.site_code
+
+    @property
+    def site_codes(self) -> list[str]:
+        return self._async.site_codes
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (
+            f"Client(site_code={s.site_code!r}, base_url={s.base_url!r}, client_id={s.client_id!r})"
+        )
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the client's private loop thread and return its result."""
+        if self.closed:
+            coro.close()
+            raise RuntimeError("this client is closed")
+        return self._runner.run(coro)
+
+    def close(self) -> None:
+        """Close the connections and stop the loop thread; idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    request = _sync("request")
+    get_visitor = _sync("get_visitor")
+    post_visit_events = _sync("post_visit_events")
+    post_forget = _sync("post_forget")
+    post_product_events = _sync("post_product_events")
+    get_product_counters = _sync("get_product_counters")
+    get_product_data = _sync("get_product_data")
+    get_map = _sync("get_map")
+    get_maps = _sync("get_maps")
+    post_maps = _sync("post_maps")

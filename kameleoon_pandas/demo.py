@@ -1,0 +1,316 @@
+"""The one-command demo: the emulator with demo data, the product report executed, HTML written.
+
+``kameleoon-pandas demo [--out DIR] [--seed-number N]`` calls :func:`run_demo`. The notebook
+helpers here (:func:`execute_notebook`, :func:`export_html`) are what the demo and the tests use
+to run a notebook headless against a Data API and turn it into a self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import nbformat
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorState
+
+__all__ = [
+    "REPORT_NOTEBOOK",
+    "demo_identifiers",
+    "execute_notebook",
+    "export_html",
+    "find_notebook",
+    "run_demo",
+]
+
+log = logging.getLogger(__name__)
+
+#: The report the demo executes, under the checkout's ``notebooks/``.
+REPORT_NOTEBOOK = "02-product-report.ipynb"
+
+#: Where the notebooks live in a source checkout (the package sits beside them).
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+# The lab template, minus everything it would fetch from a CDN (require.js, MathJax, Mermaid, the
+# widget manager): the report has static content only (text, tables, PNG plots as data URIs)
+# and must read the same offline as online.
+_OFFLINE_TEMPLATE = """\
+{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+
+
+#: The environment variable that points a notebook at an emulator's SQLite file (see
+#: :func:`demo_identifiers`); the demo and the tests set it for the kernel.
+EMULATOR_DB_VARIABLE = "KAMELEOON_EMULATOR_DB"
+
+
+def demo_identifiers(
+    source: EmulatorState | str | Path, site_code: str, *, visitors: int = 2000, keys: int = 100
+) -> dict[str, list[str]]:
+    """EANs, visitor codes, map keys and mapping values stored in an emulator, for the notebooks.
+
+    The Data API has no call that lists products or visitors: against a real account they come
+    from your catalogue or warehouse. Against the emulator, this reads them from its SQLite
+    state (``srv.state``, or the file of ``kameleoon-pandas serve --db PATH``). Returns
+    ``{"eans": [...], "visitor_codes": [...], "map_keys": [...], "mapping_values": [...]}``:
+    every EAN, and at most ``visitors`` visitor codes (the most recently active first) and
+    ``keys`` map keys and mapping values.
+    """
+    queries = {
+        "eans": ("SELECT ean FROM product_data WHERE site_code = ? ORDER BY ean", ()),
+        "visitor_codes": (
+            "SELECT visitor_code FROM visit_events WHERE site_code = ? "
+            "GROUP BY visitor_code ORDER BY MAX(time) DESC, visitor_code LIMIT ?",
+            (visitors,),
+        ),
+        "map_keys": ("SELECT key FROM maps WHERE site_code = ? ORDER BY key LIMIT ?", (keys,)),
+        "mapping_values": (
+            "SELECT DISTINCT mapping_value FROM mappings WHERE site_code = ? "
+            "ORDER BY mapping_value LIMIT ?",
+            (keys,),
+        ),
+    }
+
+    def run(conn: sqlite3.Connection) -> dict[str, list[str]]:
+        return {
+            name: [row[0] for row in conn.execute(sql, (site_code, *args))]
+            for name, (sql, args) in queries.items()
+        }
+
+    db = getattr(source, "db", source)
+    if str(db) == ":memory:":
+        # An in-memory state is reachable only through its own connection (and its lock).
+        with source._lock:  # type: ignore[union-attr]
+            return run(source._conn)  # type: ignore[union-attr]
+    path = Path(db)
+    if not path.is_file():
+        raise FileNotFoundError(f"no emulator database at {path}")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return run(conn)
+    finally:
+        conn.close()
+
+
+def find_notebook(name: str) -> Path:
+    """The path of ``notebooks/<name>`` in this checkout; a clear error when it is missing."""
+    path = NOTEBOOKS_DIR / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{name} not found in {NOTEBOOKS_DIR}: the demo runs from a source checkout of "
+            "kameleoon-pandas (pip install -e .), where notebooks/ sits beside the package"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _kernel_manager() -> Iterator[Any]:
+    """A kernel manager for *this* interpreter, whatever kernel specs the machine has.
+
+    ``python3`` would resolve through the user's Jupyter paths first, which on a developer
+    machine can point at another interpreter without this package; a private spec cannot.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    with tempfile.TemporaryDirectory(prefix="kameleoon-kernel-") as tmp:
+        spec_dir = Path(tmp) / "kameleoon-pandas"
+        spec_dir.mkdir()
+        spec = {
+            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python 3 (kameleoon-pandas)",
+            "language": "python",
+            # As ipykernel's own spec: the manager then provisions CurveZMQ keys, so the kernel
+            # neither talks in clear text nor warns about it on stderr.
+            "metadata": {"supported_encryption": ["curve"]},
+        }
+        (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+        specs = KernelSpecManager(kernel_dirs=[tmp], ensure_native_kernel=False)
+        km = AsyncKernelManager(kernel_name="kameleoon-pandas", kernel_spec_manager=specs)
+        if km.has_trait("transport_encryption") and _has_curve():
+            km.transport_encryption = "auto"  # jupyter_client >= 8.7 with a libzmq built with Curve
+        yield km
+
+
+def _has_curve() -> bool:
+    import zmq
+
+    return bool(zmq.has("curve"))
+
+
+def _inject_parameters(nb: Any, parameters: Mapping[str, Any]) -> None:
+    """Add a cell after the ``parameters``-tagged one that overrides its values (as papermill)."""
+    index = next(
+        (
+            i
+            for i, cell in enumerate(nb.cells)
+            if "parameters" in cell.get("metadata", {}).get("tags", [])
+        ),
+        None,
+    )
+    if index is None:
+        raise ValueError("the notebook has no cell tagged 'parameters' to override")
+    lines = ["# Parameters injected at execution"]
+    lines += [f"{name} = {value!r}" for name, value in parameters.items()]
+    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(index + 1, cell)
+
+
+def execute_notebook(
+    notebook: str | Path | Any,
+    *,
+    env: Mapping[str, str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 120.0,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> Any:
+    """Run a notebook top to bottom in a fresh kernel of this interpreter; return the executed one.
+
+    ``env`` is added to this process's environment for the kernel (e.g. an emulator's
+    ``srv.env()``); ``parameters`` override the ``parameters``-tagged cell; ``cwd`` defaults to
+    the notebook's folder; ``on_cell(done, total)`` is called after each code cell. A failing
+    cell raises ``nbclient.exceptions.CellExecutionError`` naming the cell and the error.
+    """
+    from nbclient import NotebookClient
+
+    if isinstance(notebook, (str, Path)):
+        path = Path(notebook)
+        nb = nbformat.read(path, as_version=4)
+        cwd = path.parent if cwd is None else cwd
+    else:
+        nb = notebook
+    if parameters:
+        _inject_parameters(nb, parameters)
+    total = sum(1 for cell in nb.cells if cell.cell_type == "code")
+    done = 0
+
+    def _cell_done(**_: Any) -> None:
+        nonlocal done
+        done += 1
+        if on_cell is not None:
+            on_cell(done, total)
+
+    kernel_env = dict(os.environ)
+    kernel_env.update(env or {})
+    # The inline backend sends plots as PNG outputs, whatever MPLBACKEND the caller had set.
+    kernel_env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    with _kernel_manager() as km:
+        client = NotebookClient(
+            nb,
+            km=km,
+            timeout=timeout,
+            startup_timeout=60,
+            resources={"metadata": {"path": str(cwd or Path.cwd())}},
+            on_cell_executed=_cell_done,
+        )
+        # cleanup_kc: with a manager passed in, nbclient would otherwise leave the kernel running
+        # (and its sockets open) until this process exits.
+        client.execute(env=kernel_env, cleanup_kc=True)
+    return nb
+
+
+def export_html(nb: Any, *, title: str | None = None, show_code: bool = False) -> str:
+    """A self-contained HTML page of an executed notebook: plots inline as data URIs, no CDN.
+
+    Code cells are hidden unless ``show_code``; the reader sees text, tables and plots.
+    """
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"kameleoon_report.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="kameleoon_report.html.j2",
+        embed_images=True,
+        exclude_input=not show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    if title:
+        nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+class _Steps:
+    """Progress of the demo on stderr: a tqdm bar over the report's cells, plus log lines."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self._bar: Any = None
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.started
+            sys.stderr.write(f"[{elapsed:5.1f}s] {text}\n")
+            sys.stderr.flush()
+        log.info(text)
+
+    def cell(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc="Executing the report", unit="cell", file=sys.stderr)
+        self._bar.update(done - self._bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def run_demo(out_dir: Path, *, random_seed: int = 0, progress: bool = True) -> Path:
+    """Seed an emulator, execute the product report on it, write ipynb and HTML; return the HTML.
+
+    The emulator runs on a temporary SQLite file with the demo data set for ``random_seed`` and
+    is stopped before this returns. Files land in ``out_dir`` as ``product-report.ipynb`` and
+    ``product-report.html``. ``progress`` writes steps and a bar to stderr.
+    """
+    from .emulator import serve
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notebook = find_notebook(REPORT_NOTEBOOK)
+    steps = _Steps(progress)
+    try:
+        with tempfile.TemporaryDirectory(prefix="kameleoon-demo-") as tmp:
+            steps.say(f"Starting the emulator with the demo data (seed number {random_seed})…")
+            db = Path(tmp) / "demo.sqlite"
+            with serve(db=str(db), seed="demo", random_seed=random_seed) as srv:
+                steps.say(f"Emulator ready at {srv.url}; executing {notebook.name}…")
+                env = srv.env() | {EMULATOR_DB_VARIABLE: str(db)}
+                executed = execute_notebook(notebook, env=env, on_cell=steps.cell)
+                site_code = srv.site_codes[0] if srv.site_codes else "demo"
+            steps.close()
+            steps.say("Emulator stopped; writing the report…")
+        ipynb_path = out_dir / "product-report.ipynb"
+        html_path = out_dir / "product-report.html"
+        nbformat.write(executed, ipynb_path)
+        html_path.write_text(
+            export_html(executed, title=f"Product report — {site_code}"), encoding="utf-8"
+        )
+        steps.say(f"Wrote {ipynb_path} and {html_path}")
+    finally:
+        steps.close()
+    return html_path

@@ -1,0 +1,29 @@
+"""A local Kameleoon Data API (the emulator): every endpoint of the contract plus ``/oauth/token``.
+
+::
+
+    from kameleoon_pandas.emulator import serve
+    with serve(seed="demo") as srv:          # uvicorn on a background thread, a free port
+        srv.url, srv.client_id, srv.client_secret, srv.site_codes, srv.env()
+
+``create_app(state, options)`` gives the ASGI app for in-process use with
+``httpx.ASGITransport``; ``kameleoon-pandas serve`` runs it in the foreground.
+"""
+
+from __future__ import annotations
+
+from .options import EmulatorOptions
+from .routes import create_app
+from .seed import DEMO_SITE_CODES, seed_state
+from .server import EmulatorServer, serve
+from .state import EmulatorState
+
+__all__ = [
+    "DEMO_SITE_CODES",
+    "EmulatorOptions",
+    "EmulatorServer",
+    "EmulatorState",
+    "create_app",
+    "seed_state",
+    "serve",
+]

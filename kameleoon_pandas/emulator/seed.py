@@ -1,0 +1,415 @@
+"""The demo data set, written straight into the state (the API cannot set historical times).
+
+Deterministic for a ``random_seed``: the same products, visitors, visits and counts, laid out
+over the 28 days before the start of the current UTC hour. Vectorised with numpy, so seeding both
+sites takes about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from .state import EmulatorState
+
+DEMO_SITE_CODES = ["demosite01", "demosite02"]
+DAYS = 28
+HOUR_MS = 3_600_000
+N_PRODUCTS = 200
+N_VISITORS = 5_000
+N_MAPS = 300
+
+_BRANDS = [
+    "Nordvik",
+    "Lumen",
+    "Carrow",
+    "Basalt",
+    "Ondine",
+    "Kestrel",
+    "Mira",
+    "Tallis",
+    "Arbor",
+    "Quill",
+]
+_CATEGORIES = [  # (id, name, parent id or None)
+    (1, "Clothing", None), (11, "Shirts", 1), (12, "Jackets", 1), (13, "Shoes", 1),
+    (2, "Home", None), (21, "Kitchen", 2), (22, "Lighting", 2),
+    (3, "Outdoor", None), (31, "Camping", 3), (32, "Cycling", 3),
+]  # fmt: skip
+_LEAF = [c for c in _CATEGORIES if c[2] is not None]
+_NOUNS = {
+    11: ["Oxford Shirt", "Linen Shirt", "Flannel Shirt"],
+    12: ["Rain Jacket", "Down Jacket", "Denim Jacket"],
+    13: ["Trail Runner", "Leather Boot", "Canvas Sneaker"],
+    21: ["Chef Knife", "Cast Iron Pan", "Kettle"],
+    22: ["Desk Lamp", "Pendant Light", "Lantern"],
+    31: ["Tent", "Sleeping Bag", "Camp Stove"],
+    32: ["Helmet", "Bike Light", "Saddle Bag"],
+}
+_ADJECTIVES = ["Classic", "Light", "Pro", "Everyday", "Heritage", "Urban", "Alpine", "Compact"]
+_GEO = [  # (country, region, city, lat, lon, weight)
+    ("France", "Ile-de-France", "Paris", 48.8566, 2.3522, 0.30),
+    ("France", "Auvergne-Rhone-Alpes", "Lyon", 45.764, 4.8357, 0.10),
+    ("Germany", "Berlin", "Berlin", 52.52, 13.405, 0.15),
+    ("Germany", "Bavaria", "Munich", 48.1351, 11.582, 0.08),
+    ("United Kingdom", "England", "London", 51.5074, -0.1278, 0.14),
+    ("Spain", "Madrid", "Madrid", 40.4168, -3.7038, 0.08),
+    ("Italy", "Lombardy", "Milan", 45.4642, 9.19, 0.07),
+    ("United States", "New York", "New York", 40.7128, -74.006, 0.08),
+]
+_GOALS = [  # (goal id, probability per visit, has revenue)
+    (1001, 0.06, True),  # purchase
+    (1002, 0.04, False),  # newsletter sign-up
+    (1003, 0.10, False),  # add to cart
+    (1004, 0.02, False),  # account created
+    (1005, 0.01, False),  # contact form
+]
+_EXPERIMENTS = [(501, [5011, 5012]), (502, [5021, 5022, 5023]), (503, [5031, 5032])]
+_PERSONALIZATIONS = [(71, 7101), (72, 7201)]
+# Hourly profile (UTC): quiet nights, a lunch bump and an evening peak; weekends busier.
+_DAILY = np.array(
+    [0.15, 0.1, 0.08, 0.07, 0.08, 0.15, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9,
+     1.0, 0.95, 0.85, 0.8, 0.8, 0.9, 1.1, 1.3, 1.4, 1.2, 0.8, 0.4]
+)  # fmt: skip
+_WEEKLY = np.array([0.95, 0.9, 0.9, 0.95, 1.05, 1.25, 1.3])  # Monday .. Sunday
+_COMPACT = (",", ":")
+
+
+def seed_state(
+    state: EmulatorState, name: str, *, random_seed: int = 0, now_ms: int | None = None
+) -> list[str]:
+    """Write the named data set (only ``"demo"``) unless already there; return its site codes.
+
+    Times fall in the 28 days before the start of the hour of ``now_ms`` (default: now).
+    """
+    if name != "demo":
+        raise ValueError(f"unknown seed {name!r}: the only data set is 'demo'")
+    marker = f"seed:{name}"
+    if state.get_meta(marker) == str(random_seed):
+        return list(DEMO_SITE_CODES)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    anchor = (now // HOUR_MS) * HOUR_MS
+    statements: list[tuple[str, Any]] = []
+    for number, site in enumerate(DEMO_SITE_CODES):
+        rng = np.random.default_rng([random_seed, number])
+        statements.extend(_site_statements(rng, site, number, anchor))
+    clear = [
+        (f"DELETE FROM {table} WHERE site_code = ?", [(site,) for site in DEMO_SITE_CODES])
+        for table in ("visit_events", "mappings", "product_events", "product_data", "maps")
+    ]
+    sites = ("INSERT OR IGNORE INTO sites VALUES (?)", [(s,) for s in DEMO_SITE_CODES])
+    meta = ("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(marker, str(random_seed))])
+    state.bulk_write([*clear, sites, *statements, meta])
+    return list(DEMO_SITE_CODES)
+
+
+def _hour_weights(anchor: int) -> np.ndarray:
+    hours = np.arange(anchor - DAYS * 24 * HOUR_MS, anchor, HOUR_MS)
+    hour_of_day = (hours // HOUR_MS) % 24
+    weekday = ((hours // (24 * HOUR_MS)) + 3) % 7  # 1970-01-01 was a Thursday
+    return _DAILY[hour_of_day] * _WEEKLY[weekday]
+
+
+def _site_statements(
+    rng: np.random.Generator, site: str, number: int, anchor: int
+) -> list[tuple[str, Any]]:
+    start = anchor - DAYS * 24 * HOUR_MS
+    weights = _hour_weights(anchor)
+    products = _products(rng, site, number)
+    statements = [("INSERT INTO product_data VALUES (?,?,?)", products["rows"])]
+    statements.append(
+        (
+            "INSERT INTO product_events VALUES (?,?,?,?,?,?,?)",
+            _product_events(rng, site, products, weights, start),
+        )
+    )
+    visit_rows, mapping_rows, mapped = _visits(rng, site, products, weights, start, anchor)
+    statements.append(("INSERT OR IGNORE INTO visit_events VALUES (?,?,?,?,?,?,?)", visit_rows))
+    statements.append(("INSERT OR IGNORE INTO mappings VALUES (?,?,?)", mapping_rows))
+    statements.append(("INSERT INTO maps VALUES (?,?,?,?)", _maps(rng, site, mapped, anchor)))
+    return statements
+
+
+def _products(rng: np.random.Generator, site: str, number: int) -> dict[str, Any]:
+    n = N_PRODUCTS
+    eans = [f"40{number + 1}{7_000_000_000 + i * 7919:010d}" for i in range(n)]
+    leaf = rng.integers(0, len(_LEAF), n)
+    brand = rng.integers(0, len(_BRANDS), n)
+    adjective = rng.integers(0, len(_ADJECTIVES), n)
+    noun = rng.integers(0, 3, n)
+    price = np.round(np.exp(rng.normal(3.6, 0.7, n)), 0) - 0.01
+    discounted = rng.random(n) < 0.2
+    old_price = np.round(price * rng.uniform(1.1, 1.5, n), 0) - 0.01
+    quantity = rng.integers(0, 120, n)
+    rating = np.round(rng.uniform(2.8, 5.0, n), 1)
+    rows = []
+    parents = {c[0]: c for c in _CATEGORIES}
+    for i in range(n):
+        cat_id, cat_name, parent_id = _LEAF[leaf[i]]
+        parent = parents[parent_id]
+        attrs: dict[str, Any] = {
+            "name": f"{_BRANDS[brand[i]]} {_ADJECTIVES[adjective[i]]} {_NOUNS[cat_id][noun[i]]}",
+            "price": float(price[i]),
+            "available": bool(quantity[i] > 0),
+            "availableQuantity": int(quantity[i]),
+            "brand": _BRANDS[brand[i]],
+            "sku": f"SKU-{number + 1}{i:04d}",
+            "url": f"https://shop{number + 1}.example/p/{eans[i]}",
+            "imageURL": f"https://shop{number + 1}.example/img/{eans[i]}.jpg",
+            "categories": [
+                {"id": parent[0], "name": parent[1], "parent": None},
+                {"id": cat_id, "name": cat_name, "parent": parent_id},
+            ],
+            "rating": float(rating[i]),
+        }
+        if discounted[i]:
+            attrs["oldPrice"] = float(old_price[i])
+        rows.append((site, eans[i], json.dumps(attrs, separators=_COMPACT)))
+    # A long tail: popularity falls off as a power of a shuffled rank.
+    popularity = 1.0 / np.arange(1, n + 1) ** 1.1
+    popularity = popularity[rng.permutation(n)]
+    return {"eans": eans, "rows": rows, "popularity": popularity / popularity.sum()}
+
+
+def _product_events(
+    rng: np.random.Generator, site: str, products: dict[str, Any], weights: np.ndarray, start: int
+) -> list[tuple]:
+    """Hourly buckets per product: one row holds that hour's views, cart adds and purchases."""
+    total_views = 160_000
+    expected = total_views * np.outer(products["popularity"], weights / weights.sum())
+    views = rng.poisson(expected)
+    carts = rng.binomial(views, 0.08)
+    bought = rng.binomial(carts, 0.4)
+    # Baskets of more than one: quantities slightly above the event counts.
+    carts = carts + rng.binomial(carts, 0.15)
+    bought = bought + rng.binomial(bought, 0.1)
+    p_idx, h_idx = np.nonzero(views + carts + bought)
+    times = start + h_idx * HOUR_MS + rng.integers(0, HOUR_MS, len(h_idx))
+    eans = products["eans"]
+    return [
+        (site, eans[p], f"seed-{h:04d}", int(t), int(v), int(c), int(b))
+        for p, h, t, v, c, b in zip(
+            p_idx.tolist(),
+            h_idx.tolist(),
+            times.tolist(),
+            views[p_idx, h_idx].tolist(),
+            carts[p_idx, h_idx].tolist(),
+            bought[p_idx, h_idx].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _visits(
+    rng: np.random.Generator,
+    site: str,
+    products: dict[str, Any],
+    weights: np.ndarray,
+    start: int,
+    anchor: int,
+) -> tuple[list[tuple], list[tuple], list[str]]:
+    n_vis = N_VISITORS
+    codes = [f"{x:016x}" for x in rng.integers(0, 2**63, n_vis).tolist()]
+    # 1 to 10 visits per visitor, most visitors come once or twice.
+    n_visits = np.minimum(rng.geometric(0.45, n_vis), 10)
+    visitor = np.repeat(np.arange(n_vis), n_visits)
+    total = len(visitor)
+    hour = rng.choice(len(weights), total, p=weights / weights.sum())
+    begin = start + hour * HOUR_MS + rng.integers(0, HOUR_MS, total)
+    order = np.lexsort((begin, visitor))
+    visitor, begin = visitor[order], begin[order]
+    first = np.r_[0, np.flatnonzero(np.diff(visitor)) + 1]
+    position = np.arange(total) - np.repeat(first, np.diff(np.r_[first, total]))
+
+    n_pages = np.minimum(rng.geometric(0.22, total), 15)
+    page_visit = np.repeat(np.arange(total), n_pages)
+    gaps = rng.integers(8_000, 150_000, len(page_visit))
+    cum = np.cumsum(gaps)
+    page_first = np.r_[0, np.cumsum(n_pages)[:-1]]
+    page_offset = cum - np.repeat(cum[page_first] - gaps[page_first], n_pages)
+    duration = page_offset[np.cumsum(n_pages) - 1] + 10_000
+    # Visits of one visitor must be more than 30 minutes apart to stay separate visits.
+    for pos in range(1, int(position.max()) + 1):
+        idx = np.flatnonzero(position == pos)
+        begin[idx] = np.maximum(begin[idx], begin[idx - 1] + duration[idx - 1] + 31 * 60_000)
+    keep_visit = begin + duration < anchor - 60_000
+    n_visits_kept = np.bincount(visitor[keep_visit], minlength=n_vis)
+
+    seq = iter(range(1, 10**9))
+    rows: list[tuple] = []
+    nonces = iter(f"{x:016X}" for x in rng.integers(0, 2**63, total * 30).tolist())
+
+    def add(vis: np.ndarray, times: np.ndarray, kind: str, data: list[str]) -> None:
+        for v, t, d in zip(vis.tolist(), times.tolist(), data, strict=True):
+            rows.append((site, codes[visitor[v]], next(nonces), t, next(seq), kind, d))
+
+    kept = np.flatnonzero(keep_visit)
+    kv = visitor[kept]
+    # Static data: device, browser and OS stay with a visitor across visits.
+    device = rng.choice(3, n_vis, p=[0.45, 0.45, 0.10])
+    browser = rng.choice(6, n_vis, p=[0.55, 0.03, 0.10, 0.22, 0.03, 0.07])
+    desktop_os = rng.choice([0, 1, 3], n_vis, p=[0.65, 0.28, 0.07])
+    mobile_os = rng.choice([2, 4], n_vis, p=[0.45, 0.55])
+    os_index = np.where(device == 0, desktop_os, mobile_os)
+    version = rng.integers(100, 126, n_vis)
+    devices = ("DESKTOP", "PHONE", "TABLET")
+    static = [
+        json.dumps(
+            {"deviceType": devices[device[v]], "browserIndex": int(browser[v]),
+             "browserVersion": float(version[v]), "osIndex": int(os_index[v]),
+             "visitNumber": int(p) + 1},
+            separators=_COMPACT,
+        )
+        for v, p in zip(kv.tolist(), position[kept].tolist(), strict=True)
+    ]  # fmt: skip
+    add(kept, begin[kept] + 100, "staticData", static)
+
+    geo_w = np.array([g[5] for g in _GEO])
+    geo = rng.choice(len(_GEO), n_vis, p=geo_w / geo_w.sum())
+    geo_json = [
+        json.dumps(
+            {"country": g[0], "region": g[1], "city": g[2], "latitude": g[3], "longitude": g[4]},
+            separators=_COMPACT,
+        )
+        for g in _GEO
+    ]
+    add(kept, begin[kept] + 200, "geolocation", [geo_json[geo[v]] for v in kv.tolist()])
+
+    # Pages: home, then categories and products drawn by popularity.
+    page_keep = keep_visit[page_visit]
+    pv = page_visit[page_keep]
+    eans = products["eans"]
+    product_pick = rng.choice(len(eans), len(pv), p=products["popularity"])
+    kind_pick = rng.random(len(pv))
+    shop = f"https://shop{DEMO_SITE_CODES.index(site) + 1}.example"
+    names = [json.loads(r[2])["name"] for r in products["rows"]]
+    first_page = np.r_[True, pv[1:] != pv[:-1]]
+    pages = []
+    for is_first, k, p in zip(
+        first_page.tolist(), kind_pick.tolist(), product_pick.tolist(), strict=True
+    ):
+        if is_first:
+            href, title = f"{shop}/", "Home"
+        elif k < 0.2:
+            cat = _LEAF[p % len(_LEAF)]
+            href, title = f"{shop}/c/{cat[0]}", cat[1]
+        elif k < 0.9:
+            href, title = f"{shop}/p/{eans[p]}", names[p]
+        else:
+            href, title = f"{shop}/cart", "Cart"
+        pages.append(json.dumps({"href": href, "title": title}, separators=_COMPACT))
+    add(pv, begin[pv] + page_offset[page_keep], "page", pages)
+    visit_end = begin + duration
+
+    # Experiments: a visitor keeps one variation per experiment; most visits see one.
+    assign = [rng.integers(0, len(vars_), n_vis) for _, vars_ in _EXPERIMENTS]
+    exposed = kept[rng.random(len(kept)) < 0.6]
+    which = rng.integers(0, len(_EXPERIMENTS), len(exposed))
+    exp_json = [
+        json.dumps(
+            {"id": _EXPERIMENTS[w][0], "variationId": _EXPERIMENTS[w][1][assign[w][visitor[v]]]},
+            separators=_COMPACT,
+        )
+        for v, w in zip(exposed.tolist(), which.tolist(), strict=True)
+    ]
+    add(exposed, begin[exposed] + 1_000, "experiment", exp_json)
+
+    shown = kept[rng.random(len(kept)) < 0.15]
+    pers = rng.integers(0, len(_PERSONALIZATIONS), len(shown))
+    add(
+        shown,
+        begin[shown] + 2_000,
+        "personalization",
+        [
+            json.dumps({"id": _PERSONALIZATIONS[p][0], "variationId": _PERSONALIZATIONS[p][1]})
+            for p in pers.tolist()
+        ],
+    )
+
+    for goal, probability, has_revenue in _GOALS:
+        converted = kept[rng.random(len(kept)) < probability]
+        revenue = np.round(np.exp(rng.normal(4.0, 0.6, len(converted))), 2) if has_revenue else None
+        data = [
+            json.dumps(
+                {
+                    "goalId": goal,
+                    "revenue": float(revenue[i]) if revenue is not None else 0.0,
+                    "negative": False,
+                },
+                separators=_COMPACT,
+            )
+            for i in range(len(converted))
+        ]
+        add(converted, visit_end[converted] - 5_000 + goal % 7, "conversion", data)
+
+    # Custom data: a loyalty tier on some visits; a CRM id linking about 10% of visitors.
+    tiered = kept[rng.random(len(kept)) < 0.25]
+    tiers = ("bronze", "silver", "gold")
+    tier = rng.choice(3, n_vis, p=[0.6, 0.3, 0.1])
+    add(
+        tiered,
+        begin[tiered] + 500,
+        "customData",
+        [
+            json.dumps(
+                {"index": 2, "valuesCountMap": {tiers[tier[visitor[v]]]: 1}, "overwrite": True},
+                separators=_COMPACT,
+            )
+            for v in tiered.tolist()
+        ],
+    )
+    has_crm = (rng.random(n_vis) < 0.1) & (n_visits_kept > 0)
+    crm_visitors = np.flatnonzero(has_crm)
+    crm_ids = [
+        f"crm-{number:06d}"
+        for number in rng.choice(900_000, len(crm_visitors), replace=False).tolist()
+    ]
+    # The linking event sits on each such visitor's first kept visit.
+    first_kept = {}
+    for v in kept.tolist():
+        first_kept.setdefault(int(visitor[v]), v)
+    link_visits = np.array([first_kept[int(x)] for x in crm_visitors], dtype=np.int64)
+    add(
+        link_visits,
+        begin[link_visits] + 300,
+        "customData",
+        [
+            json.dumps(
+                {"index": 1, "valuesCountMap": {c: 1}, "overwrite": True}, separators=_COMPACT
+            )
+            for c in crm_ids
+        ],
+    )
+    mapping_rows = [
+        (site, c, codes[int(v)]) for c, v in zip(crm_ids, crm_visitors.tolist(), strict=True)
+    ]
+    return rows, mapping_rows, crm_ids
+
+
+def _maps(rng: np.random.Generator, site: str, crm_ids: list[str], anchor: int) -> list[tuple]:
+    """Per-CRM-id maps (audiences, lifetime value) plus a few config keys; about 300 in all."""
+    keys = crm_ids[: N_MAPS - 3]
+    expires = anchor + 2208 * HOUR_MS
+    ltv = np.round(np.exp(rng.normal(5.0, 0.9, len(keys))), 2)
+    orders = rng.poisson(3, len(keys))
+    audience = rng.random((len(keys), 3)) < np.array([0.4, 0.15, 0.3])
+    segments = ("new", "regular", "vip")
+    rows = []
+    for i, key in enumerate(keys):
+        data = {
+            "warehouseAudiences": {str(a): True for a in (801, 802, 803) if audience[i, a - 801]},
+            "lifetimeValue": float(ltv[i]),
+            "orders": int(orders[i]),
+            "segment": segments[min(int(orders[i]) // 3, 2)],
+        }
+        rows.append((site, key, json.dumps(data, separators=_COMPACT), expires))
+    for name, data in (
+        ("config:banner", {"text": "Free shipping over 50", "active": True}),
+        ("config:thresholds", {"freeShipping": 50, "vipOrders": 6}),
+        ("config:audiences", {"801": "High intent", "802": "Churn risk", "803": "Newsletter"}),
+    ):
+        rows.append((site, name, json.dumps(data, separators=_COMPACT), expires))
+    return rows

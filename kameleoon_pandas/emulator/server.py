@@ -1,0 +1,221 @@
+"""Running the emulator: uvicorn on a background thread (``serve``) or in the foreground (CLI).
+
+Both bind 127.0.0.1 themselves before uvicorn starts, so port 0 works and the URL is known at
+once; ``serve`` returns only once uvicorn reports it is accepting connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .options import EmulatorOptions
+from .routes import create_app
+from .state import EmulatorState
+
+DEFAULT_SITE_CODES = ["demosite01"]
+_READY_TIMEOUT = 20.0
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def uvicorn_config(app: Any, *, access_log: bool = False) -> uvicorn.Config:
+    """httptools and uvloop: a trivial route serves far more requests/s than with h11/asyncio."""
+    return uvicorn.Config(
+        app,
+        http="httptools",
+        loop="uvloop",
+        lifespan="off",
+        log_config=None,  # never reconfigure the host application's logging
+        log_level="warning",
+        access_log=access_log,
+        timeout_keep_alive=30,
+    )
+
+
+@dataclass
+class EmulatorServer:
+    """A running emulator: its URLs, credentials, site codes, live options and state."""
+
+    url: str
+    options: EmulatorOptions
+    state: EmulatorState
+    site_codes: list[str] = field(default_factory=list)
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/oauth/token"
+
+    @property
+    def client_id(self) -> str:
+        return self.options.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.options.client_secret
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def env(self) -> dict[str, str]:
+        """The ``KAMELEOON_*`` settings that point a client at this server."""
+        return {
+            "KAMELEOON_BASE_URL": self.url,
+            "KAMELEOON_TOKEN_URL": self.token_url,
+            "KAMELEOON_CLIENT_ID": self.client_id,
+            "KAMELEOON_CLIENT_SECRET": self.client_secret,
+            "KAMELEOON_SITE_CODE": self.site_codes[0],
+            "KAMELEOON_SITE_CODES": ",".join(self.site_codes),
+        }
+
+    def __repr__(self) -> str:
+        return f"EmulatorServer(url={self.url!r}, site_codes={self.site_codes!r})"
+
+
+def prepare(
+    db: str | Path | EmulatorState,
+    seed: str | None,
+    random_seed: int,
+    option_fields: dict[str, Any],
+) -> tuple[EmulatorState, EmulatorOptions, list[str], bool]:
+    """Open (and seed) the state and build the options; say whether we own the state."""
+    unknown = set(option_fields) - EmulatorOptions.field_names()
+    if unknown:
+        raise TypeError(f"unknown emulator option(s): {', '.join(sorted(unknown))}")
+    options = EmulatorOptions(**option_fields)
+    owned = not isinstance(db, EmulatorState)
+    state = EmulatorState(db) if owned else db
+    try:
+        if seed is not None:
+            from .seed import seed_state
+
+            site_codes = seed_state(state, seed, random_seed=random_seed)
+        else:
+            site_codes = state.site_codes() or list(DEFAULT_SITE_CODES)
+    except BaseException:
+        if owned:
+            state.close()
+        raise
+    return state, options, site_codes, owned
+
+
+@contextmanager
+def serve(
+    db: str | Path | EmulatorState = ":memory:",
+    seed: str | None = None,
+    random_seed: int = 0,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    **option_fields: Any,
+) -> Iterator[EmulatorServer]:
+    """Run the emulator on a background thread for the duration of a ``with`` block.
+
+    ``db`` is ``":memory:"``, a file path (kept across restarts) or an ``EmulatorState``;
+    ``seed="demo"`` writes the demo data set for ``random_seed``; ``port=0`` picks a free port.
+    Other keywords are :class:`EmulatorOptions` fields (``require_auth=True``, ``fault_rate=0.1``,
+    ...). Yields an :class:`EmulatorServer` (``url``, ``client_id``, ``client_secret``,
+    ``site_codes``, ``options``, ``state``, ``env()``).
+    """
+    state, options, site_codes, owned = prepare(db, seed, random_seed, option_fields)
+    sock: socket.socket | None = None
+    thread: threading.Thread | None = None
+    server: uvicorn.Server | None = None
+    try:
+        sock = bind_socket(host, port)
+        bound_port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn_config(create_app(state, options)))
+        failure: list[BaseException] = []
+        thread = threading.Thread(
+            target=_run_in_thread,
+            args=(server, sock, failure),
+            name=f"kameleoon-emulator-{bound_port}",
+            daemon=True,
+        )
+        thread.start()
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while not server.started:
+            if failure or not thread.is_alive():
+                raise RuntimeError(
+                    f"the emulator failed to start: {failure[0] if failure else '?'}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError("the emulator did not start within 20 s")
+            time.sleep(0.005)
+        yield EmulatorServer(f"http://{host}:{bound_port}", options, state, site_codes)
+    finally:
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout=10)
+        if sock is not None:
+            sock.close()
+        if owned:
+            state.close()
+
+
+def _run_in_thread(
+    server: uvicorn.Server, sock: socket.socket, failure: list[BaseException]
+) -> None:
+    import uvloop
+
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(server.serve(sockets=[sock]))
+    except BaseException as exc:  # reported to the starting thread
+        failure.append(exc)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def run_foreground(
+    db: str | Path = ":memory:",
+    seed: str | None = None,
+    random_seed: int = 0,
+    port: int = 8787,
+    host: str = "127.0.0.1",
+    on_ready: Any = None,
+    access_log: bool = False,
+    **option_fields: Any,
+) -> None:
+    """Serve until interrupted (Ctrl-C / SIGTERM); ``on_ready(server)`` runs once bound."""
+    state, options, site_codes, _owned = prepare(db, seed, random_seed, option_fields)
+    try:
+        sock = bind_socket(host, port)
+        bound_port = sock.getsockname()[1]
+        info = EmulatorServer(f"http://{host}:{bound_port}", options, state, site_codes)
+        if on_ready is not None:
+            on_ready(info)
+        server = uvicorn.Server(uvicorn_config(create_app(state, options), access_log=access_log))
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+    finally:
+        state.close()

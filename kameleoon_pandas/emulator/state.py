@@ -1,0 +1,382 @@
+"""The emulator's state: SQLite, one connection, every call serialised by a lock.
+
+A file path persists across restarts; ``":memory:"`` lives as long as the object. The server's
+event loop and a test thread may both touch the state, hence the lock (SQLite work here is short,
+so holding it briefly on the loop thread is cheaper than a thread hop per request).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sites (site_code TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS visit_events (
+    site_code TEXT NOT NULL, visitor_code TEXT NOT NULL, nonce TEXT NOT NULL,
+    time INTEGER NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (site_code, visitor_code, nonce)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mappings (
+    site_code TEXT NOT NULL, mapping_value TEXT NOT NULL, visitor_code TEXT NOT NULL,
+    PRIMARY KEY (site_code, mapping_value, visitor_code)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS product_events (
+    site_code TEXT NOT NULL, ean TEXT NOT NULL, nonce TEXT NOT NULL, time INTEGER NOT NULL,
+    views INTEGER NOT NULL, atc INTEGER NOT NULL, bought INTEGER NOT NULL,
+    PRIMARY KEY (site_code, ean, nonce)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS product_data (
+    site_code TEXT NOT NULL, ean TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (site_code, ean)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS maps (
+    site_code TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, expires_at INTEGER NOT NULL,
+    PRIMARY KEY (site_code, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rejected (
+    id INTEGER PRIMARY KEY, site_code TEXT NOT NULL, path TEXT NOT NULL, line INTEGER NOT NULL,
+    reason TEXT NOT NULL, field TEXT, text TEXT NOT NULL, time INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+VisitRow = tuple[str, str, str, int, int, str, str]  # site, visitor, nonce, time, seq, kind, data
+ProductRow = tuple[str, str, str, int, int, int, int]  # site, ean, nonce, time, views, atc, bought
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class EmulatorState:
+    """Everything the emulator stores: visit events, mappings, products, maps, rejected lines.
+
+    ``EmulatorState(":memory:")`` for tests, ``EmulatorState("path/to/file.sqlite")`` to keep the
+    data across restarts. Tokens live in memory only (a restart invalidates them, and clients
+    refresh on 401).
+    """
+
+    def __init__(self, db: str | Path = ":memory:") -> None:
+        self.db = str(db)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.db, check_same_thread=False, isolation_level=None)
+        if self.db != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        row = self._conn.execute("SELECT MAX(seq) FROM visit_events").fetchone()
+        self._seq = (row[0] or 0) + 1
+        self._tokens: dict[str, float] = {}  # token -> expiry (time.time() seconds)
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"EmulatorState({self.db!r})"
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def next_seq(self, count: int) -> int:
+        """Reserve ``count`` insertion sequence numbers; return the first (orders equal times)."""
+        with self._lock:
+            first = self._seq
+            self._seq += count
+            return first
+
+    def _touch_site(self, site_code: str) -> None:
+        self._conn.execute("INSERT OR IGNORE INTO sites VALUES (?)", (site_code,))
+
+    def site_codes(self) -> list[str]:
+        """Every site code that holds data, sorted."""
+        with self._lock:
+            return [r[0] for r in self._conn.execute("SELECT site_code FROM sites ORDER BY 1")]
+
+    def get_meta(self, name: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    # -- tokens ----------------------------------------------------------------------------------
+
+    def issue_token(self, ttl: float, value: str | None = None) -> str:
+        """Create a bearer token valid for ``ttl`` seconds (``value`` to register a known one)."""
+        token = value or secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = time.time() + ttl
+        return token
+
+    def token_status(self, token: str) -> str:
+        """``"valid"``, ``"expired"`` or ``"unknown"``."""
+        with self._lock:
+            expiry = self._tokens.get(token)
+        if expiry is None:
+            return "unknown"
+        return "valid" if time.time() < expiry else "expired"
+
+    # -- visits ----------------------------------------------------------------------------------
+
+    def insert_visit_events(
+        self, site_code: str, rows: Sequence[VisitRow], links: Sequence[tuple[str, str, str]] = ()
+    ) -> None:
+        """Store events in one transaction; a known ``(site, visitor, nonce)`` is dropped."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                self._touch_site(site_code)
+                conn.executemany("INSERT OR IGNORE INTO visit_events VALUES (?,?,?,?,?,?,?)", rows)
+                if links:
+                    conn.executemany("INSERT OR IGNORE INTO mappings VALUES (?,?,?)", links)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def linked_visitors(self, site_code: str, mapping_value: str) -> list[str]:
+        """Visitor codes linked to a mapping value by ``customData`` with ``mappingIdentifier``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT visitor_code FROM mappings WHERE site_code = ? AND mapping_value = ?",
+                (site_code, mapping_value),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def visitor_events(self, site_code: str, visitor_codes: Sequence[str]) -> list[tuple]:
+        """``(visitor_code, time, seq, kind, data_json)`` of those visitors, oldest first."""
+        with self._lock:
+            out: list[tuple] = []
+            for code in visitor_codes:
+                out.extend(
+                    self._conn.execute(
+                        "SELECT visitor_code, time, seq, kind, data FROM visit_events"
+                        " WHERE site_code = ? AND visitor_code = ?",
+                        (site_code, code),
+                    ).fetchall()
+                )
+        out.sort(key=lambda r: (r[1], r[2]))
+        return out
+
+    def forget(self, site_code: str, visitor_codes: Sequence[str]) -> None:
+        """Delete every event and mapping link of those visitors in that site."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                for chunk in _chunks(list(visitor_codes)):
+                    marks = ",".join("?" * len(chunk))
+                    params = (site_code, *chunk)
+                    conn.execute(
+                        "DELETE FROM visit_events"
+                        f" WHERE site_code = ? AND visitor_code IN ({marks})",
+                        params,
+                    )
+                    conn.execute(
+                        f"DELETE FROM mappings WHERE site_code = ? AND visitor_code IN ({marks})",
+                        params,
+                    )
+                    conn.execute(
+                        f"DELETE FROM mappings WHERE site_code = ? AND mapping_value IN ({marks})",
+                        params,
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- products --------------------------------------------------------------------------------
+
+    def insert_product_events(
+        self, site_code: str, rows: Sequence[ProductRow], attributes: Sequence[dict | None]
+    ) -> None:
+        """Store product events in one transaction, merging ``productPage`` attributes.
+
+        ``attributes[i]`` belongs to ``rows[i]`` (None for other events). A known
+        ``(site, ean, nonce)`` is dropped, and so are its attributes: a retry changes nothing.
+        """
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                self._touch_site(site_code)
+                plain = [row for row, attrs in zip(rows, attributes, strict=True) if not attrs]
+                conn.executemany(
+                    "INSERT OR IGNORE INTO product_events VALUES (?,?,?,?,?,?,?)", plain
+                )
+                merged: dict[str, dict[str, Any]] = {}
+                for row, attrs in zip(rows, attributes, strict=True):
+                    if not attrs:
+                        continue
+                    before = conn.total_changes
+                    conn.execute("INSERT OR IGNORE INTO product_events VALUES (?,?,?,?,?,?,?)", row)
+                    if conn.total_changes == before:
+                        continue  # a duplicate nonce
+                    ean = row[1]
+                    if ean not in merged:
+                        found = conn.execute(
+                            "SELECT data FROM product_data WHERE site_code = ? AND ean = ?",
+                            (site_code, ean),
+                        ).fetchone()
+                        merged[ean] = json.loads(found[0]) if found else {}
+                    merged[ean].update(attrs)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO product_data VALUES (?,?,?)",
+                    [
+                        (site_code, ean, json.dumps(data, separators=(",", ":")))
+                        for ean, data in merged.items()
+                    ],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def product_counters(
+        self, site_code: str, eans: Sequence[str], time_begin: int | None, time_end: int | None
+    ) -> dict[str, dict[str, int]]:
+        """Views, add-to-cart and bought quantities per EAN over ``time_begin <= t < time_end``."""
+        lo = -(2**62) if time_begin is None else time_begin
+        hi = 2**62 if time_end is None else time_end
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for ean in eans:
+                v, atc, bq = self._conn.execute(
+                    "SELECT COALESCE(SUM(views),0), COALESCE(SUM(atc),0), COALESCE(SUM(bought),0)"
+                    " FROM product_events"
+                    " WHERE site_code = ? AND ean = ? AND time >= ? AND time < ?",
+                    (site_code, ean, lo, hi),
+                ).fetchone()
+                out[ean] = {"v": v, "atcq": atc, "bq": bq}
+        return out
+
+    def product_data(self, site_code: str, eans: Sequence[str]) -> dict[str, Any]:
+        """Stored attributes per EAN; unknown EANs are left out."""
+        out: dict[str, Any] = {}
+        with self._lock:
+            for ean in eans:
+                row = self._conn.execute(
+                    "SELECT data FROM product_data WHERE site_code = ? AND ean = ?",
+                    (site_code, ean),
+                ).fetchone()
+                if row:
+                    out[ean] = json.loads(row[0])
+        return out
+
+    # -- maps ------------------------------------------------------------------------------------
+
+    def get_map_json(self, site_code: str, key: str, now: int) -> str | None:
+        """The stored JSON text of a key, or None when unknown or expired."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT data, expires_at FROM maps WHERE site_code = ? AND key = ?",
+                (site_code, key),
+            ).fetchone()
+        if row is None or row[1] <= now:
+            return None
+        return row[0]
+
+    def merge_maps(
+        self, site_code: str, updates: dict[str, dict[str, Any]], ttl_ms: int, now: int
+    ) -> None:
+        """Merge fields into stored maps: ``None`` deletes a field, ``{}`` deletes the key."""
+        expires = now + ttl_ms
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                self._touch_site(site_code)
+                for key, fields in updates.items():
+                    if not fields:
+                        conn.execute(
+                            "DELETE FROM maps WHERE site_code = ? AND key = ?", (site_code, key)
+                        )
+                        continue
+                    row = conn.execute(
+                        "SELECT data, expires_at FROM maps WHERE site_code = ? AND key = ?",
+                        (site_code, key),
+                    ).fetchone()
+                    stored = json.loads(row[0]) if row and row[1] > now else {}
+                    for name, value in fields.items():
+                        if value is None:
+                            stored.pop(name, None)
+                        else:
+                            stored[name] = value
+                    if stored:
+                        conn.execute(
+                            "INSERT OR REPLACE INTO maps VALUES (?,?,?,?)",
+                            (site_code, key, json.dumps(stored, separators=(",", ":")), expires),
+                        )
+                    else:
+                        conn.execute(
+                            "DELETE FROM maps WHERE site_code = ? AND key = ?", (site_code, key)
+                        )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- rejected lines --------------------------------------------------------------------------
+
+    def record_rejected(self, rows: Sequence[tuple[str, str, int, str, str | None, str]]) -> None:
+        """Keep refused lines: ``(site_code, path, line, reason, field, text)``."""
+        if not rows:
+            return
+        stamp = now_ms()
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO rejected (site_code, path, line, reason, field, text, time)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [(*row[:5], row[5][:500], stamp) for row in rows],
+            )
+
+    def rejected_lines(self, site_code: str | None = None) -> list[dict[str, Any]]:
+        """Refused event lines, oldest first: site_code, path, line, reason, field, text, time."""
+        sql = "SELECT site_code, path, line, reason, field, text, time FROM rejected"
+        params: tuple = ()
+        if site_code is not None:
+            sql += " WHERE site_code = ?"
+            params = (site_code,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
+        keys = ("site_code", "path", "line", "reason", "field", "text", "time")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def clear_rejected(self) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM rejected")
+
+    # -- bulk access for the seeder --------------------------------------------------------------
+
+    def bulk_write(self, statements: Sequence[tuple[str, Iterable[tuple]]]) -> None:
+        """Run several ``executemany`` in one transaction (the demo seeder writes this way)."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                for sql, rows in statements:
+                    conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            row = conn.execute("SELECT MAX(seq) FROM visit_events").fetchone()
+            self._seq = max(self._seq, (row[0] or 0) + 1)

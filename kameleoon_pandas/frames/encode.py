@@ -1,0 +1,1162 @@
+"""DataFrame -> wire lines: validation, nonces and size-bounded bodies (pure, vectorised).
+
+Nothing here does I/O. The writers (``kameleoon_pandas.writers``) feed a frame to a ``*Plan``,
+iterate its :class:`Batch` es and post their bodies.
+
+How a line is built (data-api.md 3.2 and 3.4)
+    Every field is encoded column-wise into *pieces* (``"&goalId=4321"``): numbers, booleans and
+    enumerations through their distinct values (``pd.factorize``), strings through one
+    percent-encoding pass over the values that need it. A slice of rows becomes an object matrix
+    (one column per piece, the last one ``"\\n"``) and a body is ``"".join`` over a run of its
+    rows: no Python code runs per row. Percent-encoding leaves only ASCII, so a line's length in
+    characters is its length in bytes, which is what the size limits count.
+
+Nonces [chosen]
+    16 upper-case hex digits: a 64-bit hash of the site code and the kind (the seed, blake2b),
+    the row's index label and the encoded content of the event (every piece of its line), so
+    the same row of the same frame always gets the same nonce and the server drops the second
+    copy of anything it already stored. Strings are hashed with pandas' SipHash
+    (``pd.util.hash_array``), numbers by their 64-bit pattern, mixed with splitmix64. A ``nonce``
+    column (16 hex digits) wins over the derived value.
+
+Custom data [chosen]
+    A visitor feed gives one row per value of ``valuesCountMap``. Rows of one event are put back
+    together by (visitor or mapping value, ``custom_data_index``, ``overwrite``,
+    ``mapping_identifier``, ``nonce``, and ``visit`` / ``time`` when the frame has them): one line
+    per group, counts of a repeated value summed. Without a ``time`` column, every row of a visitor
+    and index is one event.
+
+Order [chosen]
+    Events go in frame order, or by ``time`` (stable, missing times last) when the frame has a
+    ``time`` column, so a feed pushed back keeps each visitor's chronology within a body. The
+    server stamps events at receipt; bodies posted concurrently may be stored in any order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+
+from .._exceptions import ValidationError
+
+__all__ = [
+    "EVENT_BODY_LIMIT",
+    "MAX_ID_LENGTH",
+    "PRODUCT_KINDS",
+    "SMALL_BODY_LIMIT",
+    "VISIT_KINDS",
+    "Batch",
+    "EventPlan",
+    "FieldSpec",
+    "KindSpec",
+    "chunk_codes",
+    "map_records",
+    "plan_product_events",
+    "plan_visit_events",
+]
+
+#: Event bodies stay under 2.5 MiB, as the official SDKs split them (data-api.md 1; limit 3 MB).
+EVENT_BODY_LIMIT = int(2.5 * 1024 * 1024)
+#: Forget and map bodies stay under 1 MB with a margin for the JSON/line overhead.
+SMALL_BODY_LIMIT = 1_000_000 - 4_096
+#: Identifiers (visitor codes, mapping values, EANs, map keys) are at most 100 characters.
+MAX_ID_LENGTH = 100
+#: Rows encoded at a time: bounds the memory of the encoding to a few MB whatever the frame.
+SLICE_ROWS = 65_536
+
+_INVALID_COLUMNS = ["index", "column", "reason"]
+
+
+# --------------------------------------------------------------------------- specs
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One wire parameter read from one column."""
+
+    column: str
+    wire: str
+    type: str  # int, float, bool, str, id, json, browser, os, device, count
+    required: bool = False
+    #: a missing cell is refused rather than left out (revenue: a lost amount is a data error)
+    missing_is_error: bool = False
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """An event kind: its wire ``eventType`` and fields (the identity field is added per plan)."""
+
+    name: str
+    event_type: str
+    fields: tuple[FieldSpec, ...]
+    at_least_one: bool = False  # static data: any field, but at least one
+
+
+def _f(
+    column: str, wire: str, type_: str, required: bool = False, missing_is_error: bool = False
+) -> FieldSpec:
+    return FieldSpec(column, wire, type_, required, missing_is_error)
+
+
+#: Visit event kinds (data-api.md 3.2), keyed by the feed's snake_case ``kind``.
+VISIT_KINDS: Mapping[str, KindSpec] = {
+    "conversion": KindSpec(
+        "conversion",
+        "conversion",
+        (
+            _f("goal_id", "goalId", "int", True),
+            _f("revenue", "revenue", "float", missing_is_error=True),
+            _f("negative", "negative", "bool"),
+            _f("metadata", "metadata", "json"),
+        ),
+    ),
+    "custom_data": KindSpec(
+        "custom_data",
+        "customData",
+        (
+            _f("custom_data_index", "index", "int", True),
+            # valuesCountMap is built from the grouped value/count rows
+            _f("overwrite", "overwrite", "bool"),
+            _f("mapping_identifier", "mappingIdentifier", "bool"),
+        ),
+    ),
+    "page": KindSpec(
+        "page",
+        "page",
+        (
+            _f("href", "href", "str", True),
+            _f("title", "title", "str"),
+            _f("referrers_indices", "referrersIndices", "json"),
+        ),
+    ),
+    "experiment": KindSpec(
+        "experiment",
+        "experiment",
+        (_f("experiment_id", "id", "int", True), _f("variation_id", "variationId", "int", True)),
+    ),
+    "personalization": KindSpec(
+        "personalization",
+        "personalization",
+        (
+            _f("personalization_id", "id", "int", True),
+            _f("variation_id", "variationId", "int", True),
+        ),
+    ),
+    "geolocation": KindSpec(
+        "geolocation",
+        "geolocation",
+        (
+            _f("country", "country", "str", True),
+            _f("region", "region", "str"),
+            _f("city", "city", "str"),
+            _f("postal_code", "postalCode", "str"),
+            _f("latitude", "latitude", "float"),
+            _f("longitude", "longitude", "float"),
+        ),
+    ),
+    "static_data": KindSpec(
+        "static_data",
+        "staticData",
+        (
+            _f("visit_number", "visitNumber", "int"),
+            _f("device_type", "deviceType", "device"),
+            _f("browser", "browserIndex", "browser"),
+            _f("browser_version", "browserVersion", "float"),
+            _f("os", "os", "os"),
+            _f("time_since_previous_visit", "timeSincePreviousVisit", "int"),
+        ),
+        at_least_one=True,
+    ),
+    "targeting_segment": KindSpec(
+        "targeting_segment", "targetingSegment", (_f("targeting_segment_id", "id", "int", True),)
+    ),
+}
+
+#: Product event kinds (data-api.md 3.4). ``product_page`` also sends every other column as an
+#: attribute (see :data:`PRODUCT_ATTRIBUTE_WIRE`).
+PRODUCT_KINDS: Mapping[str, KindSpec] = {
+    "product_page": KindSpec("product_page", "productPage", ()),
+    "add_to_cart": KindSpec(
+        "add_to_cart", "productAddToCart", (_f("quantity", "quantity", "count"),)
+    ),
+    "purchase": KindSpec("purchase", "productBuy", (_f("quantity", "quantity", "count"),)),
+}
+
+#: Browser names of the feed -> ``browserIndex`` (data-api.md 3.2).
+BROWSERS: Mapping[str, int] = {
+    "CHROME": 0,
+    "INTERNET_EXPLORER": 1,
+    "FIREFOX": 2,
+    "SAFARI": 3,
+    "OPERA": 4,
+    "OTHER": 5,
+}
+OSES = ("WINDOWS", "MAC", "IOS", "LINUX", "ANDROID", "WINDOWS_PHONE")
+DEVICES = ("DESKTOP", "PHONE", "TABLET")
+
+#: Columns never sent as product attributes.
+_PRODUCT_CONTROL = {"ean", "kind", "nonce", "quantity", "site_code"}
+
+
+def _alias_table(names: Mapping[str, KindSpec]) -> dict[str, str]:
+    table = {}
+    for name, spec in names.items():
+        table[name] = name
+        table[name.replace("_", "")] = name
+        table[spec.event_type.lower()] = name
+    return table
+
+
+_VISIT_ALIASES = _alias_table(VISIT_KINDS)
+_PRODUCT_ALIASES = _alias_table(PRODUCT_KINDS) | {"productbuy": "purchase", "buy": "purchase"}
+
+
+# --------------------------------------------------------------------------- problems
+
+
+class _Problems:
+    """Invalid cells, collected as (row position, column, reason) arrays."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, str, str]] = []
+
+    def add(self, positions: np.ndarray, column: str, reason: str) -> None:
+        positions = np.asarray(positions, dtype=np.int64)
+        if positions.size:
+            self._parts.append((positions, column, reason))
+
+    def bad_positions(self) -> np.ndarray:
+        if not self._parts:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate([p for p, _, _ in self._parts]))
+
+    def frame(self, index: pd.Index) -> pd.DataFrame:
+        if not self._parts:
+            return empty_invalid()
+        pos = np.concatenate([p for p, _, _ in self._parts])
+        cols = np.concatenate([np.full(len(p), c, dtype=object) for p, c, _ in self._parts])
+        why = np.concatenate([np.full(len(p), r, dtype=object) for p, _, r in self._parts])
+        order = np.argsort(pos, kind="stable")
+        return pd.DataFrame(
+            {
+                "index": pd.array(index[pos[order]].to_numpy(dtype=object), dtype=object),
+                "column": cols[order],
+                "reason": why[order],
+            }
+        ).reset_index(drop=True)
+
+
+def empty_invalid() -> pd.DataFrame:
+    """The ``invalid`` frame of a report with nothing wrong."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in _INVALID_COLUMNS})
+
+
+# --------------------------------------------------------------------------- hashing
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLD = np.uint64(0x9E3779B97F4A7C15)
+_SIP_KEY = "kameleoonpandas1"  # SipHash key for strings: fixed, so nonces are stable
+_NONCE_RE = re.compile(r"[0-9A-Fa-f]{16}")
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, vectorised (uint64 arithmetic wraps, as intended)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def _seed(site_code: str, kind: str) -> np.uint64:
+    digest = hashlib.blake2b(f"{site_code}\x1f{kind}".encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "big"))
+
+
+def _hash_strings(values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return np.empty(0, dtype=np.uint64)
+    return pd.util.hash_array(values, hash_key=_SIP_KEY, categorize=False)
+
+
+def _hash_labels(index: pd.Index) -> np.ndarray:
+    """One uint64 per index label: integers by value, anything else through SipHash."""
+    if isinstance(index, pd.MultiIndex):
+        h = np.zeros(len(index), dtype=np.uint64)
+        for level in range(index.nlevels):
+            h = _mix(h * _GOLD + _hash_labels(index.get_level_values(level)))
+        return h
+    if pd.api.types.is_integer_dtype(index.dtype) and not isinstance(index.dtype, pd.ArrowDtype):
+        return _mix(index.to_numpy(dtype=np.int64).view(np.uint64))
+    return _hash_strings(np.array([repr(v) for v in index.tolist()], dtype=object))
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+#: The hash of an absent field (no parameter on the line).
+_ABSENT = np.uint64(0x6A09E667F3BCC908)
+
+
+@dataclass
+class _Pieces:
+    """One wire parameter for m rows: matrix columns, line lengths and content hashes.
+
+    ``cols`` are the parameter's columns of the line matrix (``"&goalId=7"`` whole, or the name
+    and the value apart so that strings are placed as they are, without a copy); ``lens`` the
+    characters each row adds; ``hashes`` the hash of each row's encoded value (``_ABSENT`` when
+    the parameter is left out), which the nonce folds in.
+    """
+
+    cols: list[Any]  # per-row object arrays, or a str for the same text on every row
+    lens: np.ndarray
+    hashes: np.ndarray
+
+
+_SAFE_RE = re.compile(r"[A-Za-z0-9_.~-]*")
+_SAFE_BYTES_RE = re.compile(rb"[A-Za-z0-9_.~-]*")
+
+
+def _percent_encode(values: np.ndarray) -> np.ndarray:
+    """Percent-encode (RFC 3986 unreserved kept) only the values that need it."""
+    if values.size == 0:
+        return values
+    joined = "".join(values)
+    if joined.isascii():
+        # one scan of all the values at once: the usual identifiers need no escaping at all
+        raw = joined.encode("ascii")
+        if raw.isalnum() or _SAFE_BYTES_RE.fullmatch(raw):
+            return values
+    out = values.copy()
+    needs = ~np.fromiter(
+        (_SAFE_RE.fullmatch(v) is not None for v in values), dtype=bool, count=len(values)
+    )
+    out[needs] = [quote(v, safe="") for v in values[needs]]
+    return out
+
+
+def _factor_pieces(values: np.ndarray, wire: str, render, cache: dict | None = None) -> _Pieces:
+    """Pieces through the distinct values; ``render(unique) -> str`` (already URL-safe).
+
+    ``cache`` (value -> rendered text) carries renderings from one slice to the next.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    cache = {} if cache is None else cache
+    texts = []
+    for u in uniques.tolist():
+        text = cache.get(u)
+        if text is None:
+            text = cache[u] = render(u)
+        texts.append(text)
+    prefix = f"&{wire}="
+    pieces = np.array([prefix + t for t in texts] + [""], dtype=object)
+    hashes = np.append(_hash_strings(np.array(texts, dtype=object)), _ABSENT)
+    lens = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    codes = np.where(codes < 0, len(texts), codes)  # missing -> the last entry, no parameter
+    return _Pieces([pieces.take(codes)], lens.take(codes), hashes.take(codes))
+
+
+def _string_pieces(
+    values: np.ndarray, present: np.ndarray, wire: str, escape: bool = True
+) -> _Pieces:
+    """Pieces of (mostly distinct) strings, placed as they are when they need no escaping."""
+    name = f"&{wire}="
+    m = len(values)
+    encode = _percent_encode if escape else (lambda v: v)
+    if present.all():
+        encoded = encode(values)
+        name_col: Any = name
+        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=m) + len(name)
+        hashes = _hash_strings(encoded)
+    else:
+        encoded = np.full(m, "", dtype=object)
+        idx = np.flatnonzero(present)
+        if idx.size:
+            encoded[idx] = encode(values[idx])
+        name_col = np.where(present, name, "")
+        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=m) + len(name) * present
+        hashes = np.where(present, _hash_strings(encoded), _ABSENT)
+    return _Pieces([name_col, encoded], lens, hashes)
+
+
+def _float_text(value: float) -> str:
+    return repr(float(value))
+
+
+def _int_text(value: float) -> str:
+    return str(int(value))
+
+
+def _bool_text(value: float) -> str:
+    return "true" if value else "false"
+
+
+def _json_text(value: Any) -> str:
+    return quote(json.dumps(value, separators=(",", ":"), ensure_ascii=False), safe="")
+
+
+# --------------------------------------------------------------------------- column conversion
+
+
+def _to_object_strings(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(values as an object array of str, present mask)."""
+    present = series.notna().to_numpy()
+    values = series.to_numpy(dtype=object, na_value=None)
+    if not pd.api.types.is_string_dtype(series.dtype) or (
+        series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) != "string"
+    ):
+        values = values.copy()
+        idx = np.flatnonzero(present)
+        values[idx] = [v if isinstance(v, str) else str(v) for v in values[idx]]
+    return values, present
+
+
+def _to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(float64 values, present mask, convertible mask)."""
+    present = series.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return np.zeros(len(series)), present, ~present
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values, present, np.ones(len(series), dtype=bool)
+    coerced = pd.to_numeric(series, errors="coerce")
+    values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values, present, ~(present & np.isnan(values))
+
+
+def _to_bool(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    present = series.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype=bool, na_value=False), present, np.ones(len(series), bool)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        v = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = ~present | (v == 0) | (v == 1)
+        return v == 1, present, ok
+    text = series.astype("string").str.strip().str.lower()
+    truthy = text.isin(["true", "1", "yes"]).to_numpy(dtype=bool, na_value=False)
+    falsy = text.isin(["false", "0", "no"]).to_numpy(dtype=bool, na_value=False)
+    return truthy, present, ~present | truthy | falsy
+
+
+# --------------------------------------------------------------------------- one field
+
+
+def _encode_field(
+    spec: FieldSpec,
+    series: pd.Series | None,
+    positions: np.ndarray,
+    problems: _Problems,
+    cache: dict | None = None,
+) -> tuple[_Pieces, np.ndarray, np.ndarray]:
+    """Pieces for one field over the rows ``positions``; returns (pieces, present, valid)."""
+    m = len(positions)
+    if series is None:
+        present = np.zeros(m, dtype=bool)
+        if spec.required:
+            problems.add(positions, spec.column, "missing value")
+        return (
+            _Pieces([""], np.zeros(m, np.int64), np.full(m, _ABSENT, dtype=np.uint64)),
+            present,
+            ~present if spec.required else np.ones(m, bool),
+        )
+    s = _take(series, positions)
+    kind = spec.type
+    bad = np.zeros(m, dtype=bool)
+
+    def flag(mask: np.ndarray, reason: str) -> None:
+        nonlocal bad
+        if mask.any():
+            problems.add(positions[mask], spec.column, reason)
+            bad |= mask
+
+    if kind in ("int", "count", "float"):
+        values, present, convertible = _to_float(s)
+        flag(present & ~convertible, "not a number")
+        ok = present & convertible
+        flag(ok & ~np.isfinite(values), "not a finite number")
+        ok &= np.isfinite(values)
+        if kind in ("int", "count"):
+            flag(ok & (np.floor(values) != values), "not an integer")
+            ok &= np.floor(values) == values
+            flag(ok & (np.abs(values) >= 2**53), "integer out of range")
+            ok &= np.abs(values) < 2**53
+            if kind == "count":
+                flag(ok & (values < 1), "must be at least 1")
+                ok &= values >= 1
+            keyed = np.where(ok, values, np.nan)
+            pieces = _factor_pieces(keyed, spec.wire, _int_text, cache)
+        else:
+            keyed = np.where(ok, values, np.nan)
+            pieces = _factor_pieces(keyed, spec.wire, _float_text, cache)
+    elif kind == "bool":
+        values, present, ok_mask = _to_bool(s)
+        flag(present & ~ok_mask, "not a boolean")
+        keyed = np.where(present & ok_mask, values.astype(np.int8), -1)
+        keyed = np.where(keyed < 0, np.nan, keyed)
+        pieces = _factor_pieces(keyed, spec.wire, _bool_text, cache)
+    elif kind in ("str", "id"):
+        values, present = _to_object_strings(s)
+        if kind == "id":
+            lens = np.zeros(m, dtype=np.int64)
+            idx = np.flatnonzero(present)
+            lens[idx] = np.fromiter(map(len, values[idx]), dtype=np.int64, count=len(idx))
+            flag(present & (lens == 0), "empty identifier")
+            flag(lens > MAX_ID_LENGTH, f"longer than {MAX_ID_LENGTH} characters")
+        pieces = _string_pieces(values, present & ~bad, spec.wire)
+    elif kind == "json":
+        values = s.to_numpy(dtype=object, na_value=None)
+        present = np.array([_present_object(v) for v in values], dtype=bool)
+        texts = np.full(m, None, dtype=object)
+        for i in np.flatnonzero(present):
+            try:
+                texts[i] = _json_text(_parse_json_cell(values[i]))
+            except (TypeError, ValueError):
+                flag(_one(m, i), "not JSON")
+        keep = present & ~bad
+        pieces = _string_pieces(np.where(keep, texts, ""), keep, spec.wire, escape=False)
+    elif kind in ("browser", "os", "device"):
+        values, present = _to_object_strings(s)
+        names = pd.Series(values, dtype=object).where(present)
+        if kind == "browser":
+            # the feed names the browser; an integer index is accepted as well
+            upper = names.str.upper().str.strip()
+            index = upper.map(BROWSERS)
+            numeric = pd.to_numeric(names, errors="coerce")
+            index = index.fillna(numeric.where(numeric.isin(list(BROWSERS.values()))))
+            ok = index.notna().to_numpy()
+            flag(present & ~ok, f"unknown browser (known: {', '.join(BROWSERS)})")
+            keyed = index.to_numpy(dtype=np.float64, na_value=np.nan)
+            pieces = _factor_pieces(keyed, spec.wire, _int_text, cache)
+        else:
+            known = OSES if kind == "os" else DEVICES
+            upper = names.str.upper().str.strip()
+            ok = upper.isin(known).to_numpy()
+            flag(present & ~ok, f"unknown {spec.column} (known: {', '.join(known)})")
+            keyed = upper.where(ok).to_numpy(dtype=object, na_value=None)
+            pieces = _factor_pieces(keyed, spec.wire, str, cache)
+    else:  # pragma: no cover - a spec typo
+        raise AssertionError(kind)
+    if spec.required:
+        flag(~present, "missing value")
+    elif spec.missing_is_error:
+        flag(~present, "missing value (leave the column out, or give 0)")
+    return pieces, present & ~bad, ~bad
+
+
+def _take(series: pd.Series, positions: np.ndarray) -> pd.Series:
+    """``series.iloc[positions]``, as a cheap slice when the positions are a contiguous run."""
+    m = len(positions)
+    if m and positions[-1] - positions[0] == m - 1 and (m < 2 or (np.diff(positions) == 1).all()):
+        return series.iloc[int(positions[0]) : int(positions[-1]) + 1]
+    return series.iloc[positions]
+
+
+def _one(m: int, i: int) -> np.ndarray:
+    mask = np.zeros(m, dtype=bool)
+    mask[i] = True
+    return mask
+
+
+def _present_object(v: Any) -> bool:
+    if v is None:
+        return False
+    if isinstance(v, float) and math.isnan(v):
+        return False
+    return v is not pd.NA and v is not pd.NaT
+
+
+def _parse_json_cell(v: Any) -> Any:
+    """A cell of a JSON column: a JSON text is parsed (so it is sent once, not re-quoted)."""
+    if isinstance(v, str):
+        return json.loads(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ValueError("not finite")
+    json.dumps(v, allow_nan=False)  # raises TypeError/ValueError when not serialisable
+    return v
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass
+class Batch:
+    """One request body and the events it carries."""
+
+    body: bytes
+    events: np.ndarray  # event ids (see EventPlan.rows_of)
+
+    def split(self) -> tuple[Batch, Batch]:
+        """Two halves by line count (for a 413)."""
+        lines = self.body.rstrip(b"\n").split(b"\n")
+        half = len(lines) // 2
+        return (
+            Batch(b"\n".join(lines[:half]), self.events[:half]),
+            Batch(b"\n".join(lines[half:]), self.events[half:]),
+        )
+
+
+@dataclass
+class EventPlan:
+    """A validated, ordered set of events from one frame, encoded slice by slice on demand.
+
+    ``invalid`` (DataFrame: index, column, reason) fills as slices are encoded; after iterating
+    :meth:`batches` to the end it holds every problem of the frame.
+    """
+
+    frame: pd.DataFrame
+    columns: dict[str, pd.Series]
+    kinds: dict[str, KindSpec]
+    row_kind: np.ndarray  # int8 per row: the position of its kind in ``kinds``, -1 when invalid
+    identity: list[FieldSpec]
+    site_code: str
+    product: bool = False
+    events: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # lead row per event
+    members: dict[int, np.ndarray] = field(default_factory=dict)  # lead row -> member rows
+    extra_pieces: dict[int, str] = field(default_factory=dict)  # lead row -> valuesCountMap text
+    problems: _Problems = field(default_factory=_Problems)
+    _caches: dict[str, dict] = field(default_factory=dict)
+
+    def kind_code(self, name: str) -> int:
+        return list(self.kinds).index(name)
+
+    def rows_of(self, events: np.ndarray) -> np.ndarray:
+        """Row positions carried by the given events (custom data groups expand)."""
+        if not self.members:
+            return np.asarray(events, dtype=np.int64)
+        parts = [self.members.get(int(e), np.array([e])) for e in events]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+    @property
+    def invalid(self) -> pd.DataFrame:
+        return self.problems.frame(self.frame.index)
+
+    def invalid_rows(self) -> np.ndarray:
+        return self.problems.bad_positions()
+
+    def batches(
+        self,
+        limit: int = EVENT_BODY_LIMIT,
+        slice_rows: int = SLICE_ROWS,
+        max_lines: int | None = None,
+    ) -> Iterator[Batch]:
+        """Bodies of at most ``limit`` bytes (and ``max_lines`` lines), in event order."""
+        for start in range(0, len(self.events), slice_rows):
+            lead = self.events[start : start + slice_rows]
+            matrix, lens, ok = self._encode_slice(lead)
+            if not ok.all():
+                if self.members:  # a refused event refuses every row it was built from
+                    for e in lead[~ok].tolist():
+                        others = self.members.get(e, np.empty(0, np.int64))
+                        others = others[others != e]
+                        self.problems.add(others, "value", "another row of this event is invalid")
+                matrix, lens, lead = matrix[ok], lens[ok], lead[ok]
+            yield from _chunk(matrix, lens, lead, limit, max_lines)
+
+    # -- encoding one slice -----------------------------------------------------------------
+
+    def _encode_slice(self, lead: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = len(lead)
+        codes = self.row_kind[lead]
+        specs = list(self.kinds.values())
+        if m and (codes == codes[0]).all():  # the usual case: one kind, no copying
+            return self._encode_kind(specs[codes[0]], lead)
+        parts = []
+        for code in np.unique(codes):
+            sel = np.flatnonzero(codes == code)
+            parts.append((sel, *self._encode_kind(specs[code], lead[sel])))
+        width = max(sub.shape[1] for _, sub, _, _ in parts)
+        matrix = np.full((m, width), "", dtype=object)  # "" after a line's end adds nothing
+        lens = np.zeros(m, dtype=np.int64)
+        ok = np.ones(m, dtype=bool)
+        for sel, sub, sub_lens, sub_ok in parts:
+            matrix[sel, : sub.shape[1]] = sub
+            lens[sel] = sub_lens
+            ok[sel] = sub_ok
+        return matrix, lens, ok
+
+    def _attribute_columns(self) -> list[str]:
+        return [c for c in self.columns if c not in _PRODUCT_CONTROL]
+
+    def _encode_kind(
+        self, spec: KindSpec, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The line matrix of ``rows`` (all of kind ``spec``): lengths include the newline."""
+        m = len(rows)
+        pieces: list[_Pieces] = []
+        ok = np.ones(m, dtype=bool)
+        # identity: visitor_code, else mapping_value (visit events) / ean (product events)
+        ident, ident_ok = self._identity_pieces(rows)
+        ok &= ident_ok
+        pieces.append(ident)
+        any_field = np.zeros(m, dtype=bool)
+        fields = spec.fields
+        if spec.name == "product_page":
+            fields = tuple(
+                FieldSpec(c, _attribute_wire(c), _attribute_type(self.columns[c]))
+                for c in self._attribute_columns()
+            )
+        for fspec in fields:
+            cache = self._caches.setdefault(f"{fspec.column}:{fspec.type}", {})
+            p, present, valid = _encode_field(
+                fspec, self.columns.get(fspec.column), rows, self.problems, cache
+            )
+            pieces.append(p)
+            ok &= valid
+            any_field |= present
+        if spec.at_least_one:
+            none = ~any_field & ok
+            if none.any():
+                names = ", ".join(f.column for f in spec.fields)
+                self.problems.add(rows[none], spec.name, f"no field given (one of {names})")
+                ok &= ~none
+        if spec.name == "custom_data":
+            texts = np.array([self.extra_pieces.get(int(r), "") for r in rows], dtype=object)
+            pieces.append(_string_pieces(texts, texts != "", "valuesCountMap", escape=False))
+        # the nonce: derived from seed, label and every field, unless a nonce column gives it
+        h = _mix(_hash_labels(self.frame.index[rows]) ^ _seed(self.site_code, spec.name))
+        lens = np.full(m, len("eventType=") + len(spec.event_type) + len("&nonce=") + 16 + 1)
+        for p in pieces:
+            h = _mix(h * _GOLD + p.hashes)
+            lens += p.lens
+        hexes = _hex_columns(h)
+        given = self.columns.get("nonce")
+        if given is not None:
+            ok &= self._given_nonces(_take(given, rows), rows, hexes)
+        # Line layout (parameter order is free): eventType first, the nonce last, so that the
+        # constants merge with their neighbours and a row is as few strings as possible.
+        cols: list[Any] = [f"eventType={spec.event_type}"]
+        for p in pieces:
+            for col in p.cols:
+                if isinstance(col, str) and col == "":
+                    continue  # a field absent on every row
+                if isinstance(col, str) and isinstance(cols[-1], str):
+                    cols[-1] += col  # "" (a field absent everywhere) or a constant name
+                else:
+                    cols.append(col)
+        if isinstance(cols[-1], str):  # the row ends with a constant: it leads the nonce
+            hexes[0] = cols.pop() + hexes[0]
+        cols.extend(hexes)
+        matrix = np.empty((m, len(cols)), dtype=object)
+        for j, col in enumerate(cols):
+            matrix[:, j] = col
+        return matrix, lens, ok
+
+    def _given_nonces(
+        self, given: pd.Series, rows: np.ndarray, hexes: list[np.ndarray]
+    ) -> np.ndarray:
+        """Put the ``nonce`` column's values in place of the derived ones; the rows still ok."""
+        has = given.notna().to_numpy()
+        if not has.any():
+            return np.ones(len(rows), dtype=bool)
+        text = given.astype("string").str.strip()
+        good = text.str.fullmatch(_NONCE_RE.pattern).to_numpy(dtype=bool, na_value=False)
+        bad = has & ~good
+        self.problems.add(rows[bad], "nonce", "not 16 hexadecimal characters")
+        use = np.flatnonzero(has & good)
+        hexes[0][use] = "&nonce=" + text.to_numpy(dtype=object, na_value="")[use]
+        hexes[1][use] = hexes[2][use] = ""
+        hexes[3][use] = "\n"
+        return ~bad
+
+    def _identity_pieces(self, rows: np.ndarray) -> tuple[_Pieces, np.ndarray]:
+        m = len(rows)
+        first, *rest = self.identity
+        cache = None
+        p, present, valid = _encode_field(
+            FieldSpec(first.column, first.wire, "id"),
+            self.columns.get(first.column),
+            rows,
+            self.problems,
+            cache,
+        )
+        if not rest:
+            missing = ~present & valid
+            if missing.any():
+                self.problems.add(rows[missing], first.column, "missing value")
+                valid = valid & ~missing
+            return p, valid
+        # visitor_code, else mapping_value, row by row
+        second = rest[0]
+        need = ~present & valid
+        sub = np.flatnonzero(need)
+        q, q_present, q_valid = _encode_field(
+            FieldSpec(second.column, second.wire, "id"),
+            self.columns.get(second.column),
+            rows[sub],
+            self.problems,
+        )
+        cols = [np.asarray(_broadcast(c, m), dtype=object).copy() for c in p.cols]
+        qcols = [_broadcast(c, len(sub)) for c in q.cols]
+        while len(cols) < len(qcols):
+            cols.append(np.full(m, "", dtype=object))
+        for c, qc in zip(cols, qcols, strict=False):
+            c[sub] = qc
+        lens, hashes = p.lens.copy(), p.hashes.copy()
+        lens[sub], hashes[sub] = q.lens, q.hashes
+        valid = valid.copy()
+        valid[sub] &= q_valid
+        missing = np.zeros(m, dtype=bool)
+        missing[sub] = ~q_present & q_valid
+        if missing.any():
+            self.problems.add(
+                rows[missing], f"{first.column}/{second.column}", "missing value (neither given)"
+            )
+            valid &= ~missing
+        return _Pieces(cols, lens, hashes), valid
+
+
+def _broadcast(col: Any, m: int) -> np.ndarray:
+    if isinstance(col, str):
+        return np.full(m, col, dtype=object)
+    return col
+
+
+#: "0000" .. "FFFF": a nonce is four lookups, placed in the line matrix without building strings;
+#: the first lookup carries "&nonce=", the last one the line's "\n".
+_HEX4 = np.array([f"{i:04X}" for i in range(65536)], dtype=object)
+_HEX4_FIRST = "&nonce=" + _HEX4
+_HEX4_LAST = _HEX4 + "\n"
+
+
+def _hex_columns(h: np.ndarray) -> list[np.ndarray]:
+    """``&nonce=XXXX``, ``XXXX``, ``XXXX``, ``XXXX\n`` for the 64-bit hashes ``h``."""
+    mask = np.uint64(0xFFFF)
+    return [
+        _HEX4_FIRST.take((h >> np.uint64(48)) & mask),
+        _HEX4.take((h >> np.uint64(32)) & mask),
+        _HEX4.take((h >> np.uint64(16)) & mask),
+        _HEX4_LAST.take(h & mask),
+    ]
+
+
+def _chunk(
+    matrix: np.ndarray, lens: np.ndarray, lead: np.ndarray, limit: int, max_lines: int | None
+) -> Iterator[Batch]:
+    """Greedy runs of lines under ``limit`` bytes; one join per body."""
+    n = len(lens)
+    if n == 0:
+        return
+    ends = np.cumsum(lens)
+    start = 0
+    while start < n:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + limit, side="right"))
+        stop = max(stop, start + 1)  # a single over-long line still goes (the server says 413)
+        if max_lines:
+            stop = min(stop, start + max_lines)
+        body = "".join(matrix[start:stop].ravel().tolist())  # a list joins faster than an array
+        yield Batch(body.encode("ascii"), lead[start:stop])
+        start = stop
+
+
+def _attribute_wire(column: str) -> str:
+    from .schemas import PRODUCT_ATTRIBUTES
+
+    for wire, (col, _) in PRODUCT_ATTRIBUTES.items():
+        if col == column:
+            return wire
+    head, *tail = column.split("_")
+    return head + "".join(t[:1].upper() + t[1:] for t in tail)
+
+
+def _attribute_type(series: pd.Series) -> str:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    if pd.api.types.is_string_dtype(dtype) and (
+        dtype is not np.dtype(object) or pd.api.types.infer_dtype(series, skipna=True) == "string"
+    ):
+        return "str"
+    return "json"
+
+
+# --------------------------------------------------------------------------- building plans
+
+
+def _resolve_columns(
+    df: pd.DataFrame, mapping: Mapping[str, str], known: set[str]
+) -> dict[str, pd.Series]:
+    """Schema name -> the frame's column, after ``**columns`` renames."""
+    if not isinstance(df, pd.DataFrame):
+        raise ValidationError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    dupes = df.columns[df.columns.duplicated()].tolist()
+    if dupes:
+        raise ValidationError(f"duplicate column names: {dupes}")
+    for name, source in mapping.items():
+        if name not in known:
+            raise ValidationError(
+                f"unknown column parameter {name}={source!r}: expected one of {sorted(known)}"
+            )
+        if source not in df.columns:
+            raise ValidationError(f"{name}={source!r}: the frame has no column {source!r}")
+    sources = set(mapping.values())
+    out = {str(c): df[c] for c in df.columns if c not in sources}
+    for name, source in mapping.items():
+        out[name] = df[source]  # the mapping wins over a column of the schema name
+    return out
+
+
+def _row_kinds(
+    df: pd.DataFrame,
+    kind: str | None,
+    columns: dict[str, pd.Series],
+    kinds: Mapping[str, KindSpec],
+    aliases: Mapping[str, str],
+    problems: _Problems,
+) -> np.ndarray:
+    """int8 per row: the position of the row's kind in ``kinds``; -1 (and a problem) if unknown."""
+    names = list(kinds)
+    if kind is not None:
+        name = aliases.get(str(kind).replace("-", "_").lower())
+        if name is None:
+            raise ValidationError(f"unknown kind {kind!r}: expected one of {names}")
+        return np.full(len(df), names.index(name), dtype=np.int8)
+    if "kind" not in columns:
+        raise ValidationError(
+            f"no kind: pass kind= (one of {names}) or give the frame a 'kind' column"
+        )
+    codes, uniques = pd.factorize(columns["kind"].astype("string"), use_na_sentinel=True)
+    lookup = [
+        names.index(aliases[k])
+        if (k := str(u).strip().replace("-", "_").lower()) in aliases
+        else -1
+        for u in uniques.tolist()
+    ]
+    out = np.append(np.array(lookup, dtype=np.int8), np.int8(-2)).take(codes)
+    problems.add(np.flatnonzero(out == -2), "kind", "missing kind")
+    problems.add(np.flatnonzero(out == -1), "kind", f"unknown kind (known: {', '.join(names)})")
+    out[out < 0] = -1
+    return out
+
+
+def _require_columns(
+    columns: dict[str, pd.Series], row_kind: np.ndarray, kinds: Mapping[str, KindSpec]
+) -> None:
+    missing = []
+    specs = list(kinds.values())
+    present_kinds = [specs[c].name for c in np.unique(row_kind) if c >= 0]
+    for name in present_kinds:
+        for f in kinds[name].fields:
+            if f.required and f.column not in columns:
+                missing.append(f"{f.column!r} (required by {name})")
+    if "custom_data" in present_kinds and "value" not in columns:
+        missing.append("'value' (required by custom_data)")
+    if missing:
+        raise ValidationError("missing columns: " + ", ".join(missing))
+
+
+def _check_index(df: pd.DataFrame, cols: dict[str, pd.Series]) -> None:
+    # Nonces derive from the index label: two equal rows under one label would be one event.
+    if "nonce" not in cols and df.index.has_duplicates:
+        dupes = df.index[df.index.duplicated()].unique()[:5].tolist()
+        raise ValidationError(
+            f"the index has duplicate labels (e.g. {dupes}): nonces are derived from the label, "
+            "so equal rows under one label would count once. Give unique labels (for example "
+            "df.reset_index(drop=True), keeping them stable if you push again) or a 'nonce' column"
+        )
+
+
+def plan_visit_events(
+    df: pd.DataFrame, kind: str | None = None, *, site_code: str, columns: Mapping[str, str] = {}
+) -> EventPlan:
+    """Validate the structure of ``df`` and plan its visit events (raises on missing columns)."""
+    known = {f.column for spec in VISIT_KINDS.values() for f in spec.fields}
+    known |= {"visitor_code", "mapping_value", "kind", "nonce", "value", "count", "time", "visit"}
+    cols = _resolve_columns(df, columns, known)
+    _check_index(df, cols)
+    if "visitor_code" not in cols and "mapping_value" not in cols:
+        raise ValidationError("missing columns: 'visitor_code' or 'mapping_value'")
+    problems = _Problems()
+    row_kind = _row_kinds(df, kind, cols, VISIT_KINDS, _VISIT_ALIASES, problems)
+    _require_columns(cols, row_kind, VISIT_KINDS)
+    identity = [FieldSpec("visitor_code", "visitorCode", "id", True)]
+    if "mapping_value" in cols:
+        identity.append(FieldSpec("mapping_value", "mappingValue", "id", True))
+    if "visitor_code" not in cols:
+        identity = identity[1:]
+    plan = EventPlan(df, cols, dict(VISIT_KINDS), row_kind, identity, site_code, problems=problems)
+    plan.events = _order(df, cols, row_kind)
+    if (row_kind == plan.kind_code("custom_data")).any():
+        _group_custom_data(plan)
+    return plan
+
+
+def plan_product_events(
+    df: pd.DataFrame, kind: str | None = None, *, site_code: str, columns: Mapping[str, str] = {}
+) -> EventPlan:
+    """Validate the structure of ``df`` and plan its product events (raises on missing columns)."""
+    known = set(df.columns.astype(str)) | {"ean", "kind", "nonce", "quantity"}
+    cols = _resolve_columns(df, columns, known)
+    _check_index(df, cols)
+    if "ean" not in cols:
+        raise ValidationError("missing columns: 'ean'")
+    problems = _Problems()
+    row_kind = _row_kinds(df, kind, cols, PRODUCT_KINDS, _PRODUCT_ALIASES, problems)
+    identity = [FieldSpec("ean", "ean", "id", True)]
+    plan = EventPlan(
+        df,
+        cols,
+        dict(PRODUCT_KINDS),
+        row_kind,
+        identity,
+        site_code,
+        product=True,
+        problems=problems,
+    )
+    plan.events = _order(df, cols, row_kind)
+    return plan
+
+
+def _order(df: pd.DataFrame, cols: dict[str, pd.Series], row_kind: np.ndarray) -> np.ndarray:
+    valid = np.flatnonzero(row_kind >= 0)
+    time = cols.get("time")
+    if time is None or not pd.api.types.is_datetime64_any_dtype(time.dtype):
+        return valid.astype(np.int64)
+    t = time.iloc[valid].to_numpy(dtype="datetime64[ns]")
+    order = np.argsort(t, kind="stable")  # NaT sorts last in numpy
+    return valid[order].astype(np.int64)
+
+
+def _group_custom_data(plan: EventPlan) -> None:
+    """Put a feed's value rows back into one event per group (see the module docstring)."""
+    cols = plan.columns
+    rows = plan.events[plan.row_kind[plan.events] == plan.kind_code("custom_data")]
+    problems = plan.problems
+    values, present = _to_object_strings(cols["value"].iloc[rows])
+    if not present.all():
+        problems.add(rows[~present], "value", "missing value")
+    counts_ok = np.ones(len(rows), dtype=bool)
+    if "count" in cols:
+        c, c_present, conv = _to_float(cols["count"].iloc[rows])
+        bad = c_present & (~conv | ~np.isfinite(c) | (np.floor(c) != c) | (c < 0))
+        problems.add(rows[bad], "count", "not a count (a whole number >= 0)")
+        counts_ok = ~bad
+        counts = np.where(c_present & ~bad, c, 1).astype(np.int64)
+    else:
+        counts = np.ones(len(rows), dtype=np.int64)
+    keep = present & counts_ok
+    key_frame = {}
+    for name in (
+        "visitor_code",
+        "mapping_value",
+        "custom_data_index",
+        "overwrite",
+        "mapping_identifier",
+        "nonce",
+        "visit",
+        "time",
+    ):
+        if name in cols:
+            key_frame[name] = cols[name].iloc[rows].astype(object).to_numpy()
+    gid = (
+        pd.DataFrame(key_frame)
+        .groupby(list(key_frame), sort=False, dropna=False)
+        .ngroup()
+        .to_numpy()
+    )
+    dropped = []
+    members: dict[int, np.ndarray] = {}
+    texts: dict[int, str] = {}
+    order = np.argsort(gid, kind="stable")
+    bounds = np.flatnonzero(np.diff(gid[order])) + 1
+    for group in np.split(order, bounds):
+        if group.size == 0:
+            continue
+        lead = int(rows[group[0]])
+        good = group[keep[group]]
+        if good.size < group.size:
+            # one bad value spoils the event: refuse the whole group, nothing goes half-sent
+            problems.add(rows[good], "value", "another row of this event is invalid")
+            dropped.extend(int(r) for r in rows[group])
+            continue
+        vmap: dict[str, int] = {}
+        for v, n in zip(values[good].tolist(), counts[good].tolist(), strict=True):
+            vmap[v] = vmap.get(v, 0) + n
+        texts[lead] = _json_text(vmap)
+        members[lead] = rows[group]
+        dropped.extend(int(r) for r in rows[group[1:]])
+    plan.members = members
+    plan.extra_pieces = texts
+    if dropped:
+        plan.events = plan.events[~np.isin(plan.events, np.array(dropped, dtype=np.int64))]
+
+
+# --------------------------------------------------------------------------- forget and maps
+
+
+def chunk_codes(codes: list[str], limit: int = SMALL_BODY_LIMIT) -> list[list[str]]:
+    """Split visitor codes into lists whose text body (a code per line) stays under ``limit``."""
+    if not codes:
+        return []
+    lens = np.fromiter((len(c.encode()) + 1 for c in codes), dtype=np.int64, count=len(codes))
+    ends = np.cumsum(lens)
+    out, start = [], 0
+    while start < len(codes):
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + limit, side="right")), start + 1)
+        out.append(codes[start:stop])
+        start = stop
+    return out
+
+
+def map_records(df: pd.DataFrame, key: str) -> tuple[list[str], list[dict], np.ndarray, _Problems]:
+    """(keys, field dicts, row positions, problems) for ``POST /map/maps``; NA cells left out."""
+    problems = _Problems()
+    if key not in df.columns:
+        raise ValidationError(f"missing key column {key!r}")
+    keys, present = _to_object_strings(df[key])
+    n = len(df)
+    lens = np.zeros(n, dtype=np.int64)
+    idx = np.flatnonzero(present)
+    lens[idx] = np.fromiter(map(len, keys[idx]), dtype=np.int64, count=len(idx))
+    problems.add(np.flatnonzero(~present), key, "missing key")
+    problems.add(np.flatnonzero(present & (lens == 0)), key, "empty key")
+    problems.add(
+        np.flatnonzero(lens > MAX_ID_LENGTH), key, f"longer than {MAX_ID_LENGTH} characters"
+    )
+    dup = pd.Series(keys).duplicated(keep=False).to_numpy() & present
+    problems.add(np.flatnonzero(dup), key, "duplicate key in the frame")
+    fields = [c for c in df.columns if c != key and c != "site_code"]
+    records: list[dict] = [{} for _ in range(n)]
+    for col in fields:
+        s = df[col]
+        notna = np.array([_present_object(v) for v in s.to_numpy(dtype=object)], dtype=bool)
+        vals = s.to_numpy(dtype=object)
+        for i in np.flatnonzero(notna):
+            v = _plain(vals[i])
+            try:
+                json.dumps(v, allow_nan=False)
+            except (TypeError, ValueError):
+                problems.add(np.array([i]), str(col), "not JSON-serialisable")
+                continue
+            records[i][str(col)] = v
+    bad = problems.bad_positions()
+    good = np.setdiff1d(np.arange(n), bad)
+    return [keys[i] for i in good], [records[i] for i in good], good, problems
+
+
+def _plain(v: Any) -> Any:
+    """numpy/pandas scalars -> plain JSON values."""
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, pd.Timestamp):
+        return int(v.value // 1_000_000)
+    return v

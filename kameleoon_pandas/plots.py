@@ -1,0 +1,425 @@
+"""Matplotlib plots of the frames the loaders return.
+
+Every function takes the frame first and ``ax=None`` (a new figure when missing), returns the
+Axes, labels both axes with their units and sets a title. None of them calls ``plt.show()``:
+Jupyter draws the figure at the end of the cell, and a script decides for itself.
+
+- :func:`plot_top_products` — top-N products by a counter (bars), from ``read_product_counters``.
+- :func:`plot_counters` — a counter over time, in total or per product.
+- :func:`plot_funnel` — views -> add to cart -> bought, with the rates between steps.
+- :func:`plot_timeline` — one or a few visitors' events, one lane per kind, visits shaded.
+- :func:`plot_conversions` — conversions and revenue per goal over time, from a visitor feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from ._exceptions import ValidationError
+from .frames.schemas import FEED_KINDS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "plot_conversions",
+    "plot_counters",
+    "plot_funnel",
+    "plot_timeline",
+    "plot_top_products",
+]
+
+#: Counter columns -> (axis label with unit, short name for titles).
+METRICS: dict[str, tuple[str, str]] = {
+    "views": ("Views (count)", "views"),
+    "add_to_cart_quantity": ("Added to cart (items)", "add-to-cart quantity"),
+    "bought_quantity": ("Bought (items)", "bought quantity"),
+}
+
+#: Timeline lanes, top to bottom, in the order of the schema's kinds.
+KIND_ORDER: tuple[str, ...] = tuple(FEED_KINDS)
+
+#: At most this many visitors share one timeline, or products one time-series chart.
+MAX_SERIES = 10
+
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (9.0, 4.5)) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt  # pyplot only when we must create the figure
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _require(df: object, columns: Iterable[str], what: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise ValidationError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValidationError(f"{what} is missing column(s) {missing}; has {list(df.columns)}")
+    return df
+
+
+def _check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise ValidationError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    return metric
+
+
+def _no_data(ax: Axes, message: str = "No data") -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.4")
+
+
+def _numeric(series: pd.Series) -> pd.Series:
+    """Nullable counts -> float with zeros for missing, so sums and plotting never choke on NA."""
+    return pd.to_numeric(series, errors="coerce").astype("float64").fillna(0.0)
+
+
+def _naive_utc(times: pd.Series) -> pd.Series:
+    # Matplotlib's date converter wants naive or plain datetimes; label the axis "UTC" instead.
+    times = pd.to_datetime(times, utc=True)
+    return times.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def describe_freq(step: pd.Timedelta | None) -> str:
+    """``1h`` -> "per hour", ``1D`` -> "per day", ``15min`` -> "per 15 min"."""
+    if step is None or pd.isna(step) or step <= pd.Timedelta(0):
+        return ""
+    names = {
+        pd.Timedelta(minutes=1): "per minute",
+        pd.Timedelta(hours=1): "per hour",
+        pd.Timedelta(days=1): "per day",
+        pd.Timedelta(weeks=1): "per week",
+    }
+    if step in names:
+        return names[step]
+    seconds = step.total_seconds()
+    if seconds % 86400 == 0:
+        return f"per {int(seconds // 86400)} days"
+    if seconds % 3600 == 0:
+        return f"per {int(seconds // 3600)} hours"
+    if seconds % 60 == 0:
+        return f"per {int(seconds // 60)} min"
+    return f"per {seconds:g} s"
+
+
+def _format_time_axis(ax: Axes) -> None:
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _product_labels(df: pd.DataFrame, eans: pd.Index) -> list[str]:
+    """The product name next to its EAN when the frame carries a ``name`` column."""
+    if "name" not in df.columns:
+        return [str(e) for e in eans]
+    names = df.drop_duplicates("ean").set_index("ean")["name"]
+    labels = []
+    for ean in eans:
+        name = names.get(ean)
+        if name is None or pd.isna(name) or not str(name):
+            labels.append(str(ean))
+        else:
+            short = str(name) if len(str(name)) <= 32 else str(name)[:31] + "…"
+            labels.append(f"{short} ({ean})")
+    return labels
+
+
+# -- counters ----------------------------------------------------------------------------------
+
+
+def plot_top_products(
+    df: pd.DataFrame, metric: str = "views", n: int = 10, ax: Axes | None = None
+) -> Axes:
+    """Horizontal bars of the ``n`` products with the most ``metric``, summed over all windows.
+
+    ``df`` is a :func:`~kameleoon_pandas.read_product_counters` frame (optionally joined with
+    product data: a ``name`` column labels the bars). ``metric`` is ``"views"``,
+    ``"add_to_cart_quantity"`` or ``"bought_quantity"``.
+    """
+    _check_metric(metric)
+    _require(df, ["ean", metric], "df")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValidationError(f"n must be a positive integer, got {n!r}")
+    label, short = METRICS[metric]
+    ax = _new_axes(ax)
+    totals = _numeric(df[metric]).groupby(df["ean"].astype("string")).sum()
+    top = totals.sort_values(ascending=False, kind="stable").head(int(n))
+    ax.set_title(f"Top {len(top) if len(top) else n} products by {short}")
+    ax.set_xlabel(label)
+    ax.set_ylabel("Product (EAN)")
+    if top.empty:
+        _no_data(ax)
+        return ax
+    top = top.iloc[::-1]  # barh draws bottom-up: put the largest at the top
+    y = np.arange(len(top))
+    bars = ax.barh(y, top.to_numpy(), color=_COLORS[0])
+    ax.set_yticks(y, _product_labels(df, top.index))
+    ax.bar_label(bars, labels=[f"{v:,.0f}" for v in top.to_numpy()], padding=3, fontsize=8)
+    ax.margins(x=0.12)
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def plot_counters(
+    df: pd.DataFrame, metric: str = "views", by: str | None = None, ax: Axes | None = None
+) -> Axes:
+    """A counter over time: one line in total, or one per value of ``by`` (e.g. ``"ean"``).
+
+    ``df`` is a :func:`~kameleoon_pandas.read_product_counters` frame with several windows (use
+    ``freq=``). Each point sits at its window's start. With ``by``, at most the
+    ``MAX_SERIES`` largest series are drawn.
+    """
+    _check_metric(metric)
+    _require(df, ["window_start", "window_end", metric] + ([by] if by else []), "df")
+    label, short = METRICS[metric]
+    ax = _new_axes(ax)
+    steps = (df["window_end"] - df["window_start"]).dropna()
+    per = describe_freq(steps.median() if len(steps) else None)
+    scope = "in total" if by is None else f"by {by}"
+    ax.set_title(f"{short.capitalize()} {per} {scope}".replace("  ", " "))
+    ax.set_xlabel("Window start (UTC)")
+    ax.set_ylabel(label)
+    if df.empty:
+        _no_data(ax)
+        return ax
+    values = _numeric(df[metric])
+    start = _naive_utc(df["window_start"])
+    if by is None:
+        series = values.groupby(start).sum().sort_index()
+        ax.plot(series.index, series.to_numpy(), marker="o" if len(series) < 50 else None)
+    else:
+        keys = df[by].astype("string").fillna("(none)")
+        table = values.groupby([start, keys]).sum().unstack(fill_value=0.0).sort_index()
+        order = table.sum().sort_values(ascending=False, kind="stable").index[:MAX_SERIES]
+        marker = "o" if len(table) < 50 else None
+        for key in order:
+            ax.plot(table.index, table[key].to_numpy(), label=str(key), marker=marker)
+        if len(order) < table.shape[1]:
+            ax.set_title(f"{ax.get_title()} (top {len(order)} of {table.shape[1]})")
+        ax.legend(title=by, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_ylim(bottom=0)
+    _format_time_axis(ax)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_funnel(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Views -> added to cart -> bought over all rows, with the conversion rate between steps.
+
+    ``df`` is a :func:`~kameleoon_pandas.read_product_counters` frame. Views count events;
+    the two later steps count items (quantities), as the Data API reports them.
+    """
+    steps = list(METRICS)
+    _require(df, steps, "df")
+    ax = _new_axes(ax, figsize=(7.0, 4.5))
+    totals = np.array([_numeric(df[c]).sum() for c in steps], dtype=float)
+    names = ["Viewed", "Added to cart", "Bought"]
+    bars = ax.bar(names, totals, color=[_COLORS[0], _COLORS[1], _COLORS[2]], width=0.6)
+    ax.bar_label(bars, labels=[f"{v:,.0f}" for v in totals], padding=3, fontsize=9)
+    ax.set_title("Product funnel: views → add to cart → bought")
+    ax.set_xlabel("Step")
+    ax.set_ylabel("Views (count) / items (quantity)")
+    top = totals.max() if totals.size and totals.max() > 0 else 1.0
+    ax.set_ylim(0, top * 1.25)
+    for i in range(1, len(totals)):
+        rate = totals[i] / totals[i - 1] if totals[i - 1] else float("nan")
+        text = "n/a" if np.isnan(rate) else f"{rate:.1%}"
+        ax.annotate(
+            f"→ {text}",
+            xy=(i - 0.5, top * 1.12),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="0.25",
+            bbox={"boxstyle": "round,pad=0.25", "fc": "0.95", "ec": "0.7"},
+        )
+    if not totals.any():
+        _no_data(ax)
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+# -- visitor feeds -----------------------------------------------------------------------------
+
+
+def _visitor_list(visitor_codes: str | Sequence[str] | None) -> list[str] | None:
+    if visitor_codes is None:
+        return None
+    if isinstance(visitor_codes, str):
+        return [visitor_codes]
+    codes = list(visitor_codes)
+    bad = [c for c in codes if not isinstance(c, str)]
+    if bad:
+        raise ValidationError(f"visitor_codes must be strings, got {bad[0]!r}")
+    return codes
+
+
+def plot_timeline(
+    feed: pd.DataFrame, visitor_codes: str | Sequence[str] | None = None, ax: Axes | None = None
+) -> Axes:
+    """Events of one or a few visitors on a time axis, one lane per kind, each visit shaded.
+
+    ``feed`` is a :func:`~kameleoon_pandas.read_visitor_feeds` frame. ``visitor_codes`` picks
+    visitors (default: every visitor in the frame, at most ``MAX_SERIES``, the busiest first).
+    Each visitor is one colour; the lanes are the kinds present.
+    """
+    _require(
+        feed, ["visitor_code", "visit", "visit_started", "visit_last_event", "kind", "time"], "feed"
+    )
+    codes = _visitor_list(visitor_codes)
+    ax = _new_axes(ax, figsize=(10.0, 4.0))
+    frame = feed
+    if codes is not None:
+        unknown = [c for c in codes if not (feed["visitor_code"] == c).any()]
+        if unknown and len(unknown) == len(codes):
+            raise ValidationError(f"visitor_codes {unknown} are not in the feed")
+        frame = feed[feed["visitor_code"].isin(codes)]
+    else:
+        busiest = frame["visitor_code"].value_counts(sort=True).index[:MAX_SERIES]
+        codes = [str(c) for c in busiest]
+        frame = frame[frame["visitor_code"].isin(codes)]
+    frame = frame[frame["time"].notna()]
+    who = f"visitor {codes[0]}" if len(codes) == 1 else f"{len(codes)} visitors"
+    visits = frame[["visitor_code", "visit", "visit_started", "visit_last_event"]].drop_duplicates(
+        ["visitor_code", "visit"]
+    )
+    ax.set_title(f"Timeline of {who}: {len(frame):,} events in {len(visits):,} visits")
+    ax.set_xlabel("Time (UTC)")
+    ax.set_ylabel("Event kind")
+    if frame.empty:
+        _no_data(ax, "No events")
+        return ax
+    present = set(frame["kind"].dropna().astype(str))
+    kinds = [k for k in KIND_ORDER if k in present] + sorted(present - set(KIND_ORDER))
+    lane = {k: i for i, k in enumerate(kinds)}
+    # Visits first, under the events: one band per visit, alternating shade.
+    starts = _naive_utc(visits["visit_started"].fillna(visits["visit_last_event"]))
+    ends = _naive_utc(visits["visit_last_event"].fillna(visits["visit_started"]))
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        if pd.isna(s) or pd.isna(e):
+            continue
+        e = max(e, s + pd.Timedelta(seconds=1))  # a one-event visit still gets a visible band
+        ax.axvspan(s, e, color="0.85" if i % 2 == 0 else "0.75", alpha=0.5, lw=0, zorder=0)
+    times = _naive_utc(frame["time"])
+    y = frame["kind"].astype(str).map(lane).to_numpy(dtype=float)
+    for i, code in enumerate(codes):
+        mask = (frame["visitor_code"] == code).to_numpy()
+        if not mask.any():
+            continue
+        # A little vertical offset per visitor keeps overlapping markers apart.
+        offset = 0.0 if len(codes) == 1 else (i - (len(codes) - 1) / 2) * 0.5 / len(codes)
+        ax.scatter(
+            times[mask],
+            y[mask] + offset,
+            s=28,
+            label=code,
+            zorder=3,
+            color=_COLORS[i % len(_COLORS)],
+            edgecolors="white",
+            linewidths=0.5,
+        )
+    ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_ylim(-0.7, len(kinds) - 0.3)
+    ax.invert_yaxis()
+    _format_time_axis(ax)
+    ax.grid(axis="x", alpha=0.3)
+    if len(codes) > 1:
+        ax.legend(title="visitor", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def plot_conversions(feed: pd.DataFrame, freq: str = "1D", ax: Axes | None = None) -> Axes:
+    """Conversions (solid, left axis) and revenue (dashed, right axis) per goal over time.
+
+    Goals without revenue get no revenue line.
+
+    ``feed`` is a :func:`~kameleoon_pandas.read_visitor_feeds` frame; only ``conversion`` rows
+    count, and a ``negative`` conversion cancels one (count and revenue). ``freq`` is a pandas
+    frequency (``"1h"``, ``"1D"``, ``"7D"``). The right axis is ``ax.right_ax``.
+    """
+    _require(feed, ["kind", "time", "goal_id", "revenue"], "feed")
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(
+            f"freq must be a fixed pandas frequency like '1h' or '1D', got {freq!r}"
+        ) from exc
+    ax = _new_axes(ax)
+    right = ax.twinx()
+    ax.right_ax = right  # as pandas does for secondary_y
+    conv = feed[(feed["kind"] == "conversion") & feed["time"].notna()]
+    per = describe_freq(step)
+    ax.set_title(f"Conversions and revenue per goal, {per}")
+    ax.set_xlabel("Time (UTC)")
+    ax.set_ylabel("Conversions (count)")
+    right.set_ylabel("Revenue (currency units)")
+    if conv.empty:
+        _no_data(ax, "No conversions")
+        return ax
+    sign = (
+        np.where(conv["negative"].fillna(False).to_numpy(dtype=bool), -1.0, 1.0)
+        if ("negative" in conv.columns)
+        else np.ones(len(conv))
+    )
+    bucket = _naive_utc(conv["time"]).dt.floor(step)
+    goal = conv["goal_id"].astype("string").fillna("(none)")
+    work = pd.DataFrame(
+        {
+            "bucket": bucket.to_numpy(),
+            "goal": goal.to_numpy(),
+            "n": sign,
+            "revenue": _numeric(conv["revenue"]).to_numpy() * sign,
+        }
+    )
+    grid = pd.date_range(work["bucket"].min(), work["bucket"].max(), freq=step)
+    counts = work.pivot_table(
+        index="bucket", columns="goal", values="n", aggfunc="sum", fill_value=0.0
+    ).reindex(grid, fill_value=0.0)
+    revenue = work.pivot_table(
+        index="bucket", columns="goal", values="revenue", aggfunc="sum", fill_value=0.0
+    ).reindex(grid, fill_value=0.0)
+    order = counts.sum().sort_values(ascending=False, kind="stable").index[:MAX_SERIES]
+    few = len(grid) < 40
+    handles = []
+    for i, g in enumerate(order):
+        color = _COLORS[i % len(_COLORS)]
+        (line,) = ax.plot(
+            grid, counts[g].to_numpy(), color=color, marker="o" if few else None, label=f"goal {g}"
+        )
+        if not revenue[g].any():
+            continue  # a goal without revenue would only draw a dashed line along zero
+        right.plot(
+            grid,
+            revenue[g].to_numpy(),
+            color=color,
+            ls="--",
+            alpha=0.8,
+            marker="x" if few else None,
+        )
+        handles.append(line)
+    # Two style keys so the legend explains solid vs dashed once, not per goal.
+    handles += [
+        Line2D([], [], color="0.3", label="conversions (left)"),
+        Line2D([], [], color="0.3", ls="--", label="revenue (right)"),
+    ]
+    ax.set_ylim(bottom=min(0.0, float(counts.to_numpy().min())))
+    right.set_ylim(bottom=min(0.0, float(revenue.to_numpy().min())))
+    if len(grid) == 1:  # one bucket: centre it instead of letting the date axis span years
+        ax.set_xlim(grid[0] - step, grid[0] + step)
+    _format_time_axis(ax)
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.1, 1.0))
+    return ax

@@ -1,0 +1,161 @@
+"""OAuth2 client credentials: cached, refreshed before expiry and once on a 401, never leaked."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+import kameleoon_pandas as kp
+
+from .conftest import SECRET, TOKEN, Recorder, token_response
+
+CREDS = {"client_id": "my-id", "client_secret": SECRET}
+
+
+class TokenServer:
+    """A token endpoint handing out numbered tokens, and an API that checks them."""
+
+    def __init__(self, expires_in: float = 3600.0) -> None:
+        self.expires_in = expires_in
+        self.issued: list[str] = []
+        self.valid: set[str] = set()
+        self.lock = threading.Lock()
+
+    def revoke_all(self) -> None:
+        with self.lock:
+            self.valid.clear()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/token":
+            assert (
+                request.headers["authorization"]
+                == "Basic " + base64.b64encode(f"my-id:{SECRET}".encode()).decode()
+            )
+            assert request.content == b"grant_type=client_credentials"
+            with self.lock:
+                token = f"{TOKEN}-{len(self.issued)}"
+                self.issued.append(token)
+                self.valid.add(token)
+            return token_response(self.expires_in, token)
+        header = request.headers.get("authorization", "")
+        if header.removeprefix("Bearer ") not in self.valid:
+            return httpx.Response(401, json={"error": "unauthorized", "message": "bad token"})
+        return httpx.Response(200, json={"ok": header.removeprefix("Bearer ")})
+
+
+def test_one_token_for_many_concurrent_requests(make_client, recorder: Recorder) -> None:
+    server = TokenServer()
+    client = make_client(server, **CREDS)
+    keys = [f"k{i}" for i in range(2000)]  # 20 concurrent calls
+    client.get_maps(keys)
+    assert server.issued == [f"{TOKEN}-0"]
+    api = [r for r in recorder.requests if r.url.path == "/map/maps"]
+    assert len(api) == 20
+    assert {r.headers["authorization"] for r in api} == {f"Bearer {TOKEN}-0"}
+
+
+def test_token_refreshed_before_it_expires(make_client) -> None:
+    server = TokenServer(expires_in=0.3)  # usable for half its life: 0.15 s
+    client = make_client(server, **CREDS)
+    assert client.get_map("k") == {"ok": f"{TOKEN}-0"}
+    assert client.get_map("k") == {"ok": f"{TOKEN}-0"}
+    time.sleep(0.2)
+    assert client.get_map("k") == {"ok": f"{TOKEN}-1"}
+
+
+def test_a_401_refreshes_once_shared_by_concurrent_requests(make_client, recorder) -> None:
+    server = TokenServer()
+    client = make_client(server, **CREDS)
+    client.get_map("k")
+    server.revoke_all()  # the server forgets every token, as after a restart
+    answer = client.get_maps([f"k{i}" for i in range(1600)])  # 16 requests at once, all 401
+    assert answer == {}  # {"ok": ...} has no asked key: nothing to merge, but no error
+    assert server.issued == [f"{TOKEN}-0", f"{TOKEN}-1"]
+
+
+def test_a_second_401_is_an_authentication_error(make_client, recorder) -> None:
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            return token_response()
+        return httpx.Response(401, json={"error": "unauthorized", "message": "token refused"})
+
+    client = make_client(handler, **CREDS)
+    with pytest.raises(kp.AuthenticationError, match="token refused"):
+        client.get_map("k")
+    assert len(recorder.paths("/oauth/token")) == 2  # the first token, then one refresh
+    assert len(recorder.paths("/map/map")) == 2
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_wrong_credentials_are_a_clear_authentication_error(make_client, caplog, status) -> None:
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            # a careless server echoing the credentials must not leak them either
+            return httpx.Response(
+                status, json={"error": "invalid_client", "message": f"bad secret {SECRET}"}
+            )
+        raise AssertionError("no API call without a token")
+
+    caplog.set_level(logging.DEBUG)
+    client = make_client(handler, **CREDS)
+    with pytest.raises(kp.AuthenticationError) as info:
+        client.get_map("k")
+    text = str(info.value)
+    assert "token endpoint refused the credentials" in text and "'my-id'" in text
+    assert "KAMELEOON_CLIENT_SECRET" in text
+    assert SECRET not in text and SECRET not in repr(info.value)
+    assert SECRET not in caplog.text
+
+
+def test_token_endpoint_failures_are_retried(make_client, recorder) -> None:
+    calls = []
+
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            calls.append(1)
+            if len(calls) == 1:
+                return httpx.Response(503)
+            return token_response()
+        return httpx.Response(200, json={"v": 1})
+
+    assert make_client(handler, **CREDS).get_map("k") == {"v": 1}
+    assert len(calls) == 2
+
+
+def test_secret_and_token_never_in_logs_reprs_or_errors(make_client, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = TokenServer(expires_in=0.2)
+    client = make_client(server, **CREDS)
+    client.get_map("k")
+    time.sleep(0.15)
+    server.revoke_all()
+    client.get_map("k")
+    server.revoke_all()
+
+    def always_401(request):
+        return httpx.Response(401, json={"error": "unauthorized", "message": "nope"})
+
+    failing = make_client(always_401, **CREDS)
+    with pytest.raises(kp.AuthenticationError) as info:
+        failing.get_map("k")
+    texts = [caplog.text, repr(client), repr(client.async_client), repr(vars(client.async_client))]
+    texts += [str(info.value), repr(info.value), repr(vars(client.async_client._auth))]
+    for text in texts:
+        assert SECRET not in text
+        assert TOKEN not in text
+    assert server.issued  # the tokens existed and were used
+
+
+def test_concurrent_callers_in_threads_share_the_token(make_client) -> None:
+    server = TokenServer()
+    client = make_client(server, **CREDS)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: client.get_map(f"k{i}"), range(40)))
+    assert all(a == {"ok": f"{TOKEN}-0"} for a in answers)
+    assert len(server.issued) == 1

@@ -1,0 +1,130 @@
+"""The notebooks run top to bottom against the emulator; the demo writes a readable HTML report."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kameleoon_pandas.demo import EMULATOR_DB_VARIABLE, execute_notebook
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+REPORT_SECTIONS = [
+    "Product report",
+    "Headline numbers",
+    "Top products",
+    "Funnel",
+    "Trends per hour and per day",
+    "Conversions per goal",
+]
+
+
+def _outputs(nb, mime: str) -> list:
+    return [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if mime in o.get("data", {})
+    ]
+
+
+def _errors(nb) -> list:
+    return [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+
+
+def _env(server) -> dict[str, str]:
+    return server.env() | {EMULATOR_DB_VARIABLE: server.state.db}
+
+
+def test_committed_notebooks_are_generated_and_clean() -> None:
+    sys.path.insert(0, str(NOTEBOOKS))
+    try:
+        import build_notebooks
+    finally:
+        sys.path.remove(str(NOTEBOOKS))
+    for name in build_notebooks.NOTEBOOKS:
+        text = (NOTEBOOKS / name).read_text(encoding="utf-8")
+        assert text == build_notebooks.render(name), f"{name}: run notebooks/build_notebooks.py"
+        nb = nbformat.reads(text, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None
+    report = nbformat.read(NOTEBOOKS / "02-product-report.ipynb", as_version=4)
+    tagged = [c for c in report.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for name in ("site_code", "window_days", "top_n"):
+        assert re.search(rf"^{name} = ", tagged[0].source, re.M)
+
+
+def test_quickstart_starts_its_own_emulator_without_settings() -> None:
+    # No KAMELEOON_* variables here (the root conftest removes them): the notebook serves itself.
+    nb = execute_notebook(NOTEBOOKS / "01-quickstart.ipynb")
+    assert not _errors(nb)
+    assert len(_outputs(nb, "image/png")) == 2  # top products and a timeline
+    assert len(_outputs(nb, "application/vnd.jupyter.widget-view+json")) == 2  # the two panels
+    text = "\n".join(o["text"] for c in nb.cells for o in c.get("outputs", []) if "text" in o)
+    assert "demosite01: 200 products" in text
+
+
+def test_product_report_takes_its_parameters(demo_server) -> None:
+    nb = execute_notebook(
+        NOTEBOOKS / "02-product-report.ipynb",
+        env=_env(demo_server),
+        parameters={"site_code": "demosite02", "top_n": 5, "window_days": 3},
+    )
+    assert not _errors(nb)
+    assert len(_outputs(nb, "image/png")) == 4
+    markdown = _outputs(nb, "text/markdown")[0]["data"]["text/markdown"]
+    assert "`demosite02`" in markdown
+    tables = [o["data"]["text/html"] for o in _outputs(nb, "text/html")]
+    top_table = next(t for t in tables if "cart_rate" in t)
+    assert top_table.count("<tr") == 1 + 5
+    assert all("40270" in row or "<th" in row for row in top_table.split("<tr")[1:])  # site 2 EANs
+
+
+def test_offline_conversions_round_trip(tmp_path) -> None:
+    from kameleoon_pandas.emulator import serve
+
+    # A fresh emulator: this notebook writes, and must not change what the other tests read.
+    with serve(db=str(tmp_path / "e.sqlite"), seed="demo") as srv:
+        nb = execute_notebook(NOTEBOOKS / "03-offline-conversions.ipynb", env=srv.env())
+        stored = srv.state.visitor_events("demosite01", ["store-cust-0002"])
+    assert not _errors(nb)
+    text = "\n".join(o["text"] for c in nb.cells for o in c.get("outputs", []) if "text" in o)
+    assert "28 purchases from 4 stores" in text
+    assert "stored conversions still 24 for 24 purchases" in text
+    assert any("901" in str(row) for row in stored)
+
+
+def test_demo_report_html_has_sections_and_embedded_plots(demo_report: Path) -> None:
+    assert demo_report.name == "product-report.html"
+    assert (demo_report.parent / "product-report.ipynb").is_file()
+    html = demo_report.read_text(encoding="utf-8")
+    headings = [
+        re.sub(r"<[^>]+>|¶", "", h).strip()
+        for h in re.findall(r"<h[12][^>]*>(.*?)</h[12]>", html, re.S)
+    ]
+    assert headings == REPORT_SECTIONS
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 4
+    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    # Readable offline: nothing to fetch for the content (no remote scripts or stylesheets).
+    assert not re.search(r"<script[^>]+src=", html)
+    assert not re.search(r"<link[^>]+href=\"https?:", html)
+    assert "demo-secret" not in html
+    assert "Traceback" not in html and "Error" not in re.sub(
+        r"<style.*?</style>", "", html, flags=re.S
+    )
+
+
+@pytest.mark.parametrize("name", ["01-quickstart.ipynb", "02-product-report.ipynb"])
+def test_notebooks_say_what_to_set_against_a_real_api(name, demo_server) -> None:
+    """Against an API that is not a known emulator, the notebook asks for the identifiers."""
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError, match="cannot list products or visitors"):
+        execute_notebook(NOTEBOOKS / name, env=demo_server.env())

@@ -1,0 +1,380 @@
+"""The pure part of the writers: validation, nonces, wire lines and chunking (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kameleoon_pandas import ValidationError
+from kameleoon_pandas.frames import encode
+from kameleoon_pandas.frames.encode import plan_product_events, plan_visit_events
+
+
+def lines_of(plan: encode.EventPlan, **kw) -> list[str]:
+    out = []
+    for batch in plan.batches(**kw):
+        out.extend(line for line in batch.body.decode("ascii").split("\n") if line)
+    return out
+
+
+def params(line: str) -> dict[str, str]:
+    # the server's reading: percent-decoding, '+' a space, order free; each name once
+    pairs = parse_qsl(line, keep_blank_values=True, strict_parsing=True)
+    assert len({k for k, _ in pairs}) == len(pairs), f"a parameter repeats in {line}"
+    return dict(pairs)
+
+
+def conversions(n: int = 5) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "visitor_code": [f"visitor{i:03d}" for i in range(n)],
+            "goal_id": np.arange(1, n + 1),
+            "revenue": np.round(np.linspace(0.5, 99.99, n), 2),
+            "negative": [False] * n,
+        }
+    )
+
+
+def test_conversion_lines_carry_every_field_and_a_nonce():
+    df = conversions(3)
+    got = [params(line) for line in lines_of(plan_visit_events(df, "conversion", site_code="s1"))]
+    assert [{k: v for k, v in p.items() if k != "nonce"} for p in got] == [
+        {
+            "eventType": "conversion",
+            "visitorCode": f"visitor{i:03d}",
+            "goalId": str(i + 1),
+            "revenue": repr(float(df.revenue[i])),
+            "negative": "false",
+        }
+        for i in range(3)
+    ]
+    nonces = [p["nonce"] for p in got]
+    assert all(len(n) == 16 and int(n, 16) >= 0 for n in nonces)
+    assert len(set(nonces)) == 3
+
+
+def test_nonces_are_stable_and_depend_on_site_label_and_content():
+    df = conversions(4)
+    first = lines_of(plan_visit_events(df, "conversion", site_code="s1"))
+    assert lines_of(plan_visit_events(df.copy(), "conversion", site_code="s1")) == first
+    other_site = lines_of(plan_visit_events(df, "conversion", site_code="s2"))
+    relabelled = lines_of(
+        plan_visit_events(df.set_axis([10, 11, 12, 13]), "conversion", site_code="s1")
+    )
+    changed = df.copy()
+    changed.loc[0, "revenue"] = 1234.5
+    changed_lines = lines_of(plan_visit_events(changed, "conversion", site_code="s1"))
+
+    def nonce(line):
+        return params(line)["nonce"]
+
+    assert all(nonce(a) != nonce(b) for a, b in zip(first, other_site, strict=True))
+    assert all(nonce(a) != nonce(b) for a, b in zip(first, relabelled, strict=True))
+    assert nonce(changed_lines[0]) != nonce(first[0])
+    assert [nonce(x) for x in changed_lines[1:]] == [nonce(x) for x in first[1:]]
+    # the same row at the same label inside a bigger frame keeps its nonce
+    assert nonce(
+        lines_of(plan_visit_events(df.iloc[2:3], "conversion", site_code="s1"))[0]
+    ) == nonce(first[2])
+
+
+def test_identical_rows_at_different_labels_are_two_events():
+    df = pd.DataFrame({"visitor_code": ["v", "v"], "goal_id": [1, 1], "revenue": [5.0, 5.0]})
+    got = lines_of(plan_visit_events(df, "conversion", site_code="s"))
+    assert len({params(x)["nonce"] for x in got}) == 2
+
+
+def test_nonce_column_wins_and_is_validated():
+    df = conversions(3)
+    df["nonce"] = ["00000000000000AA", None, "not-hex"]
+    plan = plan_visit_events(df, "conversion", site_code="s")
+    got = [params(x) for x in lines_of(plan)]
+    assert got[0]["nonce"] == "00000000000000AA"
+    assert len(got[1]["nonce"]) == 16 and got[1]["nonce"] != "00000000000000AA"
+    assert len(got) == 2
+    inv = plan.invalid
+    assert inv.to_dict("records") == [
+        {"index": 2, "column": "nonce", "reason": "not 16 hexadecimal characters"}
+    ]
+
+
+def test_special_characters_and_unicode_round_trip():
+    tricky = ["a&b=c", "plus+sign and space", "line\nbreak", "été 東京 🎉", "100%", "x;y/z?#"]
+    df = pd.DataFrame(
+        {
+            "visitor_code": tricky,
+            "href": [f"https://x.example/{t}?q={t}" for t in tricky],
+            "title": tricky,
+        }
+    )
+    got = [params(x) for x in lines_of(plan_visit_events(df, "page", site_code="s"))]
+    assert [p["visitorCode"] for p in got] == tricky
+    assert [p["title"] for p in got] == tricky
+    assert [p["href"] for p in got] == list(df.href)
+    for line in lines_of(plan_visit_events(df, "page", site_code="s")):
+        assert line.isascii() and "\n" not in line
+
+
+def test_invalid_rows_are_reported_and_valid_rows_still_go():
+    df = pd.DataFrame(
+        {
+            "visitor_code": ["ok1", "", "x" * 101, "ok2", "ok3", "ok4", None, "ok5"],
+            "goal_id": [1, 2, 3, 4.5, "seven", 6, 7, 8],
+            "revenue": [1.0, 2.0, 3.0, 4.0, 5.0, np.nan, 7.0, np.inf],
+        },
+        index=list("abcdefgh"),
+    )
+    plan = plan_visit_events(df, "conversion", site_code="s")
+    got = [params(x) for x in lines_of(plan)]
+    assert [p["visitorCode"] for p in got] == ["ok1"]
+    inv = plan.invalid
+    assert set(map(tuple, inv[["index", "column"]].to_numpy().tolist())) == {
+        ("b", "visitor_code"),
+        ("c", "visitor_code"),
+        ("d", "goal_id"),
+        ("e", "goal_id"),
+        ("f", "revenue"),
+        ("g", "visitor_code"),
+        ("h", "revenue"),
+    }
+    reasons = dict(zip(inv["index"], inv["reason"], strict=False))
+    assert reasons["b"] == "empty identifier"
+    assert reasons["c"] == "longer than 100 characters"
+    assert reasons["d"] == "not an integer"
+    assert reasons["e"] == "not a number"
+    assert reasons["h"] == "not a finite number"
+    assert reasons["f"].startswith("missing value")
+
+
+def test_a_100_character_code_is_fine():
+    df = pd.DataFrame({"visitor_code": ["x" * 100], "goal_id": [1]})
+    plan = plan_visit_events(df, "conversion", site_code="s")
+    assert len(lines_of(plan)) == 1 and plan.invalid.empty
+
+
+def test_missing_columns_raise_naming_them():
+    with pytest.raises(ValidationError, match="goal_id"):
+        plan_visit_events(pd.DataFrame({"visitor_code": ["v"]}), "conversion", site_code="s")
+    with pytest.raises(ValidationError, match="visitor_code"):
+        plan_visit_events(pd.DataFrame({"goal_id": [1]}), "conversion", site_code="s")
+    with pytest.raises(ValidationError, match="kind"):
+        plan_visit_events(pd.DataFrame({"visitor_code": ["v"], "goal_id": [1]}), site_code="s")
+    with pytest.raises(ValidationError, match="unknown kind"):
+        plan_visit_events(conversions(1), "purchase", site_code="s")
+    with pytest.raises(ValidationError, match="goal_id='goal'"):
+        plan_visit_events(conversions(1), "conversion", site_code="s", columns={"goal_id": "goal"})
+    with pytest.raises(ValidationError, match="unknown column parameter"):
+        plan_visit_events(
+            conversions(1), "conversion", site_code="s", columns={"gaol_id": "goal_id"}
+        )
+
+
+def test_column_mapping_renames():
+    df = pd.DataFrame({"user": ["u1"], "goal": [7], "amount": [3.25]})
+    plan = plan_visit_events(
+        df,
+        "conversion",
+        site_code="s",
+        columns={"visitor_code": "user", "goal_id": "goal", "revenue": "amount"},
+    )
+    p = params(lines_of(plan)[0])
+    assert (p["visitorCode"], p["goalId"], p["revenue"]) == ("u1", "7", "3.25")
+
+
+def test_unknown_kinds_in_a_kind_column_are_invalid_rows():
+    df = pd.DataFrame(
+        {
+            "visitor_code": ["a", "b", "c"],
+            "kind": ["conversion", "bogus", None],
+            "goal_id": [1, 2, 3],
+        }
+    )
+    plan = plan_visit_events(df, site_code="s")
+    assert len(lines_of(plan)) == 1
+    assert plan.invalid["reason"].tolist()[0] == "missing kind" or "unknown kind" in " ".join(
+        plan.invalid["reason"]
+    )
+    assert sorted(plan.invalid["index"]) == [1, 2]
+
+
+def test_every_visit_kind_encodes():
+    df = pd.DataFrame(
+        {
+            "visitor_code": ["v"] * 8,
+            "kind": [
+                "conversion",
+                "page",
+                "experiment",
+                "personalization",
+                "geolocation",
+                "static_data",
+                "targeting_segment",
+                "custom_data",
+            ],
+            "goal_id": [4321, None, None, None, None, None, None, None],
+            "revenue": [59.9, None, None, None, None, None, None, None],
+            "metadata": [{"store": "Lyon"}, None, None, None, None, None, None, None],
+            "href": [None, "https://shop.example/cart", None, None, None, None, None, None],
+            "referrers_indices": [None, [1, 2], None, None, None, None, None, None],
+            "experiment_id": [None, None, 555, None, None, None, None, None],
+            "personalization_id": [None, None, None, 12, None, None, None, None],
+            "variation_id": [None, None, 777, 34, None, None, None, None],
+            "country": [None, None, None, None, "France", None, None, None],
+            "latitude": [None, None, None, None, 48.85, None, None, None],
+            "browser": [None, None, None, None, None, "SAFARI", None, None],
+            "os": [None, None, None, None, None, "mac", None, None],
+            "device_type": [None, None, None, None, None, "PHONE", None, None],
+            "targeting_segment_id": [None, None, None, None, None, None, 9, None],
+            "custom_data_index": [None, None, None, None, None, None, None, 3],
+            "value": [None, None, None, None, None, None, None, "gold"],
+            "count": [None, None, None, None, None, None, None, 2],
+        }
+    )
+    plan = plan_visit_events(df, site_code="s")
+    got = [params(x) for x in lines_of(plan)]
+    assert plan.invalid.empty
+    by_type = {p["eventType"]: p for p in got}
+    assert json.loads(by_type["conversion"]["metadata"]) == {"store": "Lyon"}
+    assert json.loads(by_type["page"]["referrersIndices"]) == [1, 2]
+    assert (by_type["experiment"]["id"], by_type["experiment"]["variationId"]) == ("555", "777")
+    assert by_type["personalization"]["id"] == "12"
+    assert (by_type["geolocation"]["country"], by_type["geolocation"]["latitude"]) == (
+        "France",
+        "48.85",
+    )
+    assert by_type["staticData"]["browserIndex"] == "3"
+    assert (by_type["staticData"]["os"], by_type["staticData"]["deviceType"]) == ("MAC", "PHONE")
+    assert by_type["targetingSegment"]["id"] == "9"
+    assert json.loads(by_type["customData"]["valuesCountMap"]) == {"gold": 2}
+
+
+def test_custom_data_value_rows_group_back_into_one_event():
+    t = pd.to_datetime(["2024-06-10 10:00", "2024-06-10 10:00", "2024-06-10 11:00"], utc=True)
+    df = pd.DataFrame(
+        {
+            "visitor_code": ["v", "v", "v"],
+            "kind": "custom_data",
+            "time": t,
+            "custom_data_index": [3, 3, 3],
+            "value": ["gold", "silver&=\n", "gold"],
+            "count": [1, 2, 5],
+            "overwrite": [True, True, True],
+        }
+    )
+    plan = plan_visit_events(df, site_code="s")
+    got = [params(x) for x in lines_of(plan)]
+    assert [json.loads(p["valuesCountMap"]) for p in got] == [
+        {"gold": 1, "silver&=\n": 2},
+        {"gold": 5},
+    ]
+    assert sorted(plan.rows_of(next(plan.batches()).events).tolist()) == [0, 1, 2]
+
+
+def test_events_follow_time_when_the_frame_has_it():
+    df = conversions(3)
+    df["time"] = pd.to_datetime([3, 1, 2], unit="s", utc=True)
+    got = [
+        params(x)["visitorCode"]
+        for x in lines_of(plan_visit_events(df, "conversion", site_code="s"))
+    ]
+    assert got == ["visitor001", "visitor002", "visitor000"]
+
+
+def test_bodies_stay_under_the_limit_and_keep_every_line_in_order():
+    df = conversions(2_000)
+    plan = plan_visit_events(df, "conversion", site_code="s")
+    whole = lines_of(plan)
+    bodies = list(plan.batches(limit=10_000, slice_rows=700))
+    assert len(bodies) > 10
+    assert all(len(b.body) <= 10_000 for b in bodies)
+    assert [x for b in bodies for x in b.body.decode().split("\n") if x] == whole
+    assert np.concatenate([b.events for b in bodies]).tolist() == list(range(2_000))
+
+
+def test_batch_split_halves_lines_and_events():
+    plan = plan_visit_events(conversions(5), "conversion", site_code="s")
+    batch = next(plan.batches())
+    a, b = batch.split()
+    assert a.events.tolist() == [0, 1] and b.events.tolist() == [2, 3, 4]
+    assert a.body.split(b"\n") + b.body.split(b"\n") == batch.body.rstrip(b"\n").split(b"\n")
+
+
+def test_an_empty_frame_gives_no_body():
+    plan = plan_visit_events(conversions(0), "conversion", site_code="s")
+    assert list(plan.batches()) == [] and plan.invalid.empty
+
+
+def test_product_events():
+    df = pd.DataFrame(
+        {
+            "ean": ["SKU-1", "SKU-2", "SKU-3", "SKU-4"],
+            "kind": ["product_page", "add_to_cart", "purchase", "purchase"],
+            "name": ["Café & thé", None, None, None],
+            "price": [9.5, None, None, None],
+            "categories": [[{"id": "1", "name": "Food", "parent": None}], None, None, None],
+            "quantity": [None, 2, 1, 0],
+        }
+    )
+    plan = plan_product_events(df, site_code="s")
+    got = [params(x) for x in lines_of(plan)]
+    assert [p["eventType"] for p in got] == ["productPage", "productAddToCart", "productBuy"]
+    assert got[0]["name"] == "Café & thé" and got[0]["price"] == "9.5"
+    assert json.loads(got[0]["categories"]) == [{"id": "1", "name": "Food", "parent": None}]
+    assert got[1]["quantity"] == "2"
+    assert plan.invalid[["index", "column", "reason"]].to_dict("records") == [
+        {"index": 3, "column": "quantity", "reason": "must be at least 1"}
+    ]
+
+
+def test_map_records_leave_missing_cells_out():
+    df = pd.DataFrame(
+        {
+            "key": ["k1", "k2", ""],
+            "tier": ["gold", None, "x"],
+            "score": [1.5, np.nan, 2.0],
+            "tags": [["a"], None, None],
+        }
+    )
+    keys, records, positions, problems = encode.map_records(df, "key")
+    assert keys == ["k1", "k2"]
+    assert records == [{"tier": "gold", "score": 1.5, "tags": ["a"]}, {}]
+    assert positions.tolist() == [0, 1]
+    assert problems.frame(df.index)["reason"].tolist() == ["empty key"]
+
+
+def test_chunk_codes_under_the_limit():
+    codes = [f"code{i:06d}" for i in range(1_000)]
+    chunks = encode.chunk_codes(codes, limit=1_000)
+    assert [c for chunk in chunks for c in chunk] == codes
+    assert all(len("\n".join(chunk)) <= 1_000 for chunk in chunks)
+
+
+def test_duplicate_index_labels_are_refused_unless_nonces_are_given():
+    df = pd.concat([conversions(2), conversions(2)])
+    with pytest.raises(ValidationError, match="duplicate labels"):
+        plan_visit_events(df, "conversion", site_code="s")
+    df["nonce"] = [f"{i:016X}" for i in range(4)]
+    assert len(lines_of(plan_visit_events(df, "conversion", site_code="s"))) == 4
+
+
+def test_a_bad_value_row_refuses_its_whole_custom_data_event():
+    df = pd.DataFrame(
+        {
+            "visitor_code": ["v", "v", "w"],
+            "kind": "custom_data",
+            "custom_data_index": [3, 3, 4],
+            "value": ["gold", None, "x"],
+            "count": [1, 1, 1],
+        }
+    )
+    plan = plan_visit_events(df, site_code="s")
+    got = [params(x) for x in lines_of(plan)]
+    assert [p["visitorCode"] for p in got] == ["w"]
+    assert plan.invalid.to_dict("records") == [
+        {"index": 0, "column": "value", "reason": "another row of this event is invalid"},
+        {"index": 1, "column": "value", "reason": "missing value"},
+    ]
