@@ -221,7 +221,7 @@ def main() -> None:
             base_reads = [
                 in_process(map_load, trivial_url, args.seconds) for _ in range(args.rounds)
             ]
-            (count,) = {n for n, _ in ingest}
+            count = ingest[0][0]
             stored = httpx.get(
                 f"{url}/visit/visitor",
                 params={"siteCode": SITE, "visitorCode": f"v{0:014d}", "currentVisit": "true"},
@@ -247,7 +247,8 @@ def main() -> None:
         f" each load and the baseline server in their own processes; best of {args.rounds} rounds"
     )
     print(
-        f"POST /visit/events, 2.5 MiB bodies ({count:,} lines a round): {line_rate:,.0f} lines/s"
+        f"POST /visit/events, {args.bodies} bodies of 2.5 MiB ({count:,} lines) a round:"
+        f" {line_rate:,.0f} lines/s"
         f"  [rounds: {', '.join(f'{r:,.0f}' for r in line_rates)}]"
         f"  target >= {TARGET_LINES:,}: {'OK' if line_rate >= TARGET_LINES else 'BELOW'}"
     )

@@ -63,6 +63,9 @@ WINDOW_SIZES: dict[str, str] = {
 #: Most windows one Load may ask for (each window is a request per 100 EANs).
 MAX_WINDOWS = 500
 
+#: Labels longer than the default description width stay whole.
+_WIDE = {"description_width": "initial"}
+
 _METRIC_OPTIONS = [
     ("Views", "views"),
     ("Added to cart", "add_to_cart_quantity"),
@@ -357,7 +360,7 @@ class CountersPanel(_Panel):
         )
         self.end_date = widgets.DatePicker(description="To", value=today, disabled=True)
         self.window_size = widgets.Dropdown(
-            options=list(WINDOW_SIZES), value="Auto", description="Window size"
+            options=list(WINDOW_SIZES), value="Auto", description="Window size", style=_WIDE
         )
         self.metric = widgets.Dropdown(options=_METRIC_OPTIONS, value="views", description="Metric")
         self.top_n = widgets.IntSlider(
@@ -400,8 +403,9 @@ class CountersPanel(_Panel):
             end = pd.Timestamp(last, tz="UTC") + pd.Timedelta(days=1)  # To is inclusive
         else:
             freq = auto_freq(span) if size == "auto" else size
-            # Align the end with the clock so hourly windows start on the hour.
-            end = now.ceil(freq) if freq != "all" else now.ceil("1min")
+            # Whole windows that have ended, aligned with the clock (hourly windows start on
+            # the hour): a partial last window would read as a sudden drop.
+            end = now.floor(freq) if freq != "all" else now
             start = end - span
         freq = auto_freq(end - start) if size == "auto" else size
         if freq != "all":
@@ -528,12 +532,18 @@ class VisitorFeedPanel(_Panel):
             options=[("Visitor code", "visitor_code"), ("Mapping value", "mapping_value")],
             value="visitor_code",
             description="Look up by",
+            style=_WIDE,
         )
         self.visitor_code = widgets.Text(
             value=visitor_code, description="Code", placeholder="visitor code or mapping value"
         )
         self.previous_visits = widgets.IntSlider(
-            value=10, min=0, max=25, description="Past visits", continuous_update=False
+            value=10,
+            min=0,
+            max=25,
+            description="Past visits",
+            continuous_update=False,
+            style=_WIDE,
         )
         self.kinds = widgets.SelectMultiple(
             options=list(FEED_KINDS),

@@ -102,13 +102,15 @@ async def _send_all(
     try:
         for job in jobs:  # each step may encode a slice: cheap, and it bounds memory
             while len(pending) >= max_inflight:
-                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # send() reports API errors itself: anything else is a bug
             pending.add(asyncio.create_task(send(job)))
             await asyncio.sleep(0)  # let finished responses be handled between slices
         if pending:
-            await asyncio.wait(pending)
-            for task in pending:
-                task.result()  # re-raise a bug rather than losing it
+            done, pending = await asyncio.wait(pending)
+            for task in done:
+                task.result()
     finally:
         for task in pending:
             task.cancel()

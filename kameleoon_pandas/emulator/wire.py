@@ -218,6 +218,8 @@ def to_json_any(value: Any) -> Any:
 
 def to_counts(value: Any) -> dict[str, int]:
     data = to_json_object(value)
+    if all(type(v) is int for v in data.values()):
+        return data  # JSON object keys are strings already
     return {str(k): to_int(v) for k, v in data.items()}
 
 

@@ -4,20 +4,24 @@ Nothing here does I/O. The writers (``kameleoon_pandas.writers``) feed a frame t
 iterate its :class:`Batch` es and post their bodies.
 
 How a line is built (data-api.md 3.2 and 3.4)
-    Every field is encoded column-wise into *pieces* (``"&goalId=4321"``): numbers, booleans and
-    enumerations through their distinct values (``pd.factorize``), strings through one
-    percent-encoding pass over the values that need it. A slice of rows becomes an object matrix
-    (one column per piece, the last one ``"\\n"``) and a body is ``"".join`` over a run of its
-    rows: no Python code runs per row. Percent-encoding leaves only ASCII, so a line's length in
-    characters is its length in bytes, which is what the size limits count.
+    ``eventType=conversion&visitorCode=..&goalId=..&revenue=..&negative=..&nonce=..`` (parameter
+    order is free). Every field is encoded column-wise: numbers, booleans and enumerations
+    through their distinct values (``pd.factorize``, each rendered once), strings through one
+    percent-encoding pass over only the values that need it, the nonce through a lookup table of
+    4-digit hex strings. A slice of rows becomes an object matrix of those strings (constants
+    merged, strings that need no escaping placed as they are) and a body is one ``"".join`` over
+    a run of its rows: no Python code runs per row. Percent-encoding leaves only ASCII, so a
+    line's length in characters is its length in bytes, which is what the size limits count.
 
 Nonces [chosen]
-    16 upper-case hex digits: a 64-bit hash of the site code and the kind (the seed, blake2b),
-    the row's index label and the encoded content of the event (every piece of its line), so
-    the same row of the same frame always gets the same nonce and the server drops the second
-    copy of anything it already stored. Strings are hashed with pandas' SipHash
-    (``pd.util.hash_array``), numbers by their 64-bit pattern, mixed with splitmix64. A ``nonce``
-    column (16 hex digits) wins over the derived value.
+    16 upper-case hex digits of a 64-bit hash of: the site code and the kind (a blake2b seed),
+    the row's index label, and each field's encoded value in order (a field left out counts as
+    absent): ``h = mix(mix(label) ^ seed)``, then ``h = h * GOLD + siphash(value)`` per field,
+    and ``mix(h)`` (``mix`` is splitmix64's finaliser; ``siphash`` is pandas' keyed SipHash,
+    ``pd.util.hash_array`` with a fixed key, so the value is stable across runs and machines).
+    The same row under the same label always gets the same nonce, so the server drops the
+    second copy of anything it already stored; equal rows under different labels are distinct
+    events, and duplicate index labels are refused. A ``nonce`` column (16 hex digits) wins.
 
 Custom data [chosen]
     A visitor feed gives one row per value of ``valuesCountMap``. Rows of one event are put back
@@ -296,9 +300,17 @@ def _hash_labels(index: pd.Index) -> np.ndarray:
         for level in range(index.nlevels):
             h = _mix(h * _GOLD + _hash_labels(index.get_level_values(level)))
         return h
-    if pd.api.types.is_integer_dtype(index.dtype) and not isinstance(index.dtype, pd.ArrowDtype):
+    dtype = index.dtype
+    if pd.api.types.is_integer_dtype(dtype) and not index.hasnans:
         return _mix(index.to_numpy(dtype=np.int64).view(np.uint64))
-    return _hash_strings(np.array([repr(v) for v in index.tolist()], dtype=object))
+    if pd.api.types.is_datetime64_any_dtype(dtype) and not index.hasnans:
+        stamps = index.as_unit("ns").asi8 if hasattr(index, "as_unit") else index.asi8
+        return _mix(stamps.view(np.uint64) ^ np.uint64(0xD1B54A32D192ED03))
+    values = index.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return _hash_strings(values)
+    # anything else by its repr, so that 1, 1.0 and "1" stay apart
+    return _hash_strings(np.array([repr(v) for v in values.tolist()], dtype=object))
 
 
 # --------------------------------------------------------------------------- pieces
@@ -728,9 +740,9 @@ class EventPlan:
         h = _mix(_hash_labels(self.frame.index[rows]) ^ _seed(self.site_code, spec.name))
         lens = np.full(m, len("eventType=") + len(spec.event_type) + len("&nonce=") + 16 + 1)
         for p in pieces:
-            h = _mix(h * _GOLD + p.hashes)
+            h = h * _GOLD + p.hashes  # an odd multiplier: each step keeps every bit of h
             lens += p.lens
-        hexes = _hex_columns(h)
+        hexes = _hex_columns(_mix(h))
         given = self.columns.get("nonce")
         if given is not None:
             ok &= self._given_nonces(_take(given, rows), rows, hexes)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from kameleoon_pandas.emulator import DEMO_SITE_CODES, EmulatorState, create_app, seed_state
+from kameleoon_pandas.emulator import DEMO_SITE_CODES, EmulatorState, create_app, seed_state, serve
 
 NOW = (time.time_ns() // 1_000_000) - 30 * 60_000  # maps must not have expired by now
 DAY = 86_400_000
@@ -190,3 +190,19 @@ async def test_demo_data_reads_back_through_every_endpoint(demo: EmulatorState) 
             await http.get("/map/maps", params={"siteCode": site, "keys": '["config:banner"]'})
         ).json()
         assert maps["config:banner"]["active"] is True
+
+
+def test_serve_on_a_seeded_state_reports_the_demo_sites(demo: EmulatorState) -> None:
+    with serve(db=demo, seed="demo", random_seed=0) as srv:  # already seeded: instant
+        assert srv.site_codes == ["demosite01", "demosite02"]
+        assert srv.env()["KAMELEOON_SITE_CODE"] == "demosite01"
+        assert srv.env()["KAMELEOON_SITE_CODES"] == "demosite01,demosite02"
+        response = httpx.get(f"{srv.url}/map/maps", params={"siteCode": "demosite02", "keys": "[]"})
+        assert response.json() == {}
+    # The state was lent, not owned: still open after the server stopped.
+    assert rows(demo, "SELECT COUNT(*) FROM sites")[0][0] == 2
+
+
+def test_serve_refuses_unknown_options() -> None:
+    with pytest.raises(TypeError, match="fault_rte"), serve(fault_rte=0.1):
+        pass

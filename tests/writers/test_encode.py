@@ -378,3 +378,24 @@ def test_a_bad_value_row_refuses_its_whole_custom_data_event():
         {"index": 0, "column": "value", "reason": "another row of this event is invalid"},
         {"index": 1, "column": "value", "reason": "missing value"},
     ]
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.Index(["a", "b", "c"]),
+        pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True),
+        pd.MultiIndex.from_tuples([("x", 1), ("x", 2), ("y", 1)]),
+        pd.Index([1.5, 2.5, 3.5]),
+    ],
+)
+def test_nonces_for_every_kind_of_index_are_stable_and_distinct(index):
+    df = pd.DataFrame({"visitor_code": ["v"] * 3, "goal_id": [1] * 3}, index=index)
+    first = [
+        params(x)["nonce"] for x in lines_of(plan_visit_events(df, "conversion", site_code="s"))
+    ]
+    again = [
+        params(x)["nonce"]
+        for x in lines_of(plan_visit_events(df.copy(), "conversion", site_code="s"))
+    ]
+    assert first == again and len(set(first)) == 3

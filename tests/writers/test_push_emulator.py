@@ -276,7 +276,7 @@ def test_413_splits_the_batch_and_retries_the_halves(srv, client, site):
     srv.options.max_event_body = 20_000
     df = pd.DataFrame(
         {
-            "visitor_code": [f"s{i:05d}" for i in range(3_000)],
+            "visitor_code": [f"s{i % 100:05d}" for i in range(3_000)],
             "goal_id": 5,
             "revenue": np.arange(3_000) / 100,
         }
@@ -286,7 +286,11 @@ def test_413_splits_the_batch_and_retries_the_halves(srv, client, site):
     assert report.requests > report.batches  # the halves
     srv.options.max_event_body = 3_000_000
     got = loaders.read_visitor_feeds(
-        df.visitor_code, kinds=["conversion"], client=client, site_code=site, progress=False
+        df.visitor_code.unique(),
+        kinds=["conversion"],
+        client=client,
+        site_code=site,
+        progress=False,
     )
     assert len(got) == 3_000 and cents(got.revenue) == cents(df.revenue)
 
@@ -408,39 +412,62 @@ def test_reports_never_show_secrets(srv, client, site):
     assert "sent=1" in repr(report) and "<table>" in report._repr_html_()
 
 
-def test_feed_round_trip_to_another_site():
-    with serve(seed="demo") as demo, Client(demo.site_codes[0], base_url=demo.url) as c:
-        source = demo.site_codes[0]
-        # the emulator has no "list visitors" endpoint: take some codes from its store
-        codes = [
-            row[0]
-            for row in demo.state._conn.execute(
-                "SELECT DISTINCT visitor_code FROM visit_events WHERE site_code = ?"
-                " ORDER BY visitor_code LIMIT 40",
-                (source,),
-            )
-        ]
-        original = feed(c, codes, source)
-        assert set(original["kind"]) >= {"page", "conversion", "custom_data", "static_data"}
-        report = original.kam.push_events(client=c, site_code="copy-site", progress=False)
-        assert report.ok and report.sent == len(original)
-        copy = feed(c, codes, "copy-site")
-        assert (copy["site_code"] == "copy-site").all()
-        # per visitor (input order), each kind in the order it happened
-        chronological = original.sort_values("time", kind="stable").sort_values(
-            "visitor_code", kind="stable"
+@pytest.fixture(scope="module")
+def demo():
+    with serve(seed="demo") as server, Client(server.site_codes[0], base_url=server.url) as c:
+        yield server, c
+
+
+def stored(server, table: str, column: str, limit: int) -> list[str]:
+    # the emulator has no "list everything" endpoint: take some identifiers from its store
+    return [
+        row[0]
+        for row in server.state._conn.execute(
+            f"SELECT DISTINCT {column} FROM {table} WHERE site_code = ? ORDER BY {column} LIMIT ?",
+            (server.site_codes[0], limit),
         )
-        for kind in FIELDS:
-            if kind == "static_data":
-                continue
-            assert events(copy, kind) == events(chronological, kind), kind
-        # the copy lands in one visit, so its static data is the merge: the most recent visit's
-        latest = (
-            original[original.kind == "static_data"]
-            .sort_values("visit")
-            .drop_duplicates("visitor_code")
-        )
-        assert sorted(events(copy, "static_data")) == sorted(events(latest, "static_data"))
-        # pushed again: nothing doubles
-        assert original.kam.push_events(client=c, site_code="copy-site").sent == len(original)
-        assert len(feed(c, codes, "copy-site")) == len(copy)
+    ]
+
+
+def test_feed_round_trip_to_another_site(demo):
+    server, c = demo
+    source = server.site_codes[0]
+    codes = stored(server, "visit_events", "visitor_code", 40)
+    original = feed(c, codes, source)
+    assert set(original["kind"]) >= {"page", "conversion", "custom_data", "static_data"}
+    report = original.kam.push_events(client=c, site_code="copy-site", progress=False)
+    assert report.ok and report.sent == len(original)
+    copy = feed(c, codes, "copy-site")
+    assert (copy["site_code"] == "copy-site").all()
+    # per visitor (input order), each kind in the order it happened
+    chronological = original.sort_values("time", kind="stable").sort_values(
+        "visitor_code", kind="stable"
+    )
+    for kind in FIELDS:
+        if kind == "static_data":
+            continue
+        assert events(copy, kind) == events(chronological, kind), kind
+    # the copy lands in one visit, so its static data is the merge: the most recent visit's
+    latest = (
+        original[original.kind == "static_data"]
+        .sort_values("visit")
+        .drop_duplicates("visitor_code")
+    )
+    assert sorted(events(copy, "static_data")) == sorted(events(latest, "static_data"))
+    # pushed again: nothing doubles
+    assert original.kam.push_events(client=c, site_code="copy-site").sent == len(original)
+    assert len(feed(c, codes, "copy-site")) == len(copy)
+
+
+def test_product_data_and_maps_round_trip_to_another_site(demo):
+    server, c = demo
+    eans = stored(server, "product_data", "ean", 30)
+    data = loaders.read_product_data(eans, client=c, progress=False)
+    assert data.kam.push_product_events("product_page", client=c, site_code="copy-site").ok
+    back = loaders.read_product_data(eans, client=c, site_code="copy-site", progress=False)
+    pd.testing.assert_frame_equal(data.drop(columns="site_code"), back.drop(columns="site_code"))
+    keys = stored(server, "maps", "key", 30)
+    maps = loaders.read_maps(keys, client=c, progress=False)
+    assert maps.kam.push_maps(client=c, site_code="copy-site").ok
+    back = loaders.read_maps(keys, client=c, site_code="copy-site", progress=False)
+    pd.testing.assert_frame_equal(maps.drop(columns="site_code"), back.drop(columns="site_code"))
