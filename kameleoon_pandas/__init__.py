@@ -1,7 +1,12 @@
 """kameleoon-pandas: the Kameleoon Data API in pandas and Jupyter.
 
-Importing the package registers the ``df.kam`` accessor. The heavier rooms (``emulator``,
-``panels``, ``plots``) are imported on first use.
+>>> import kameleoon_pandas as kp                  # registers the df.kam accessor
+>>> counters = kp.read_product_counters(["SKU-1"], freq="1h")
+>>> report = orders.kam.push_events("conversion", goal_id="goal")
+
+Settings come from arguments, then ``KAMELEOON_*`` environment variables, then defaults (see
+:class:`Client`). The heavier rooms (``kp.emulator``, ``kp.panels``, ``kp.plots``) are imported
+on first use, so ``import kameleoon_pandas`` stays light.
 """
 
 from __future__ import annotations
@@ -9,10 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# -- writers and accessor (issue 4): add imports here --
 from . import accessor  # noqa: F401  (registers df.kam)
-
-# -- client and loaders (issue 3): add imports here --
 from ._exceptions import (
     APIStatusError,
     AuthenticationError,
@@ -32,12 +34,43 @@ from .loaders import read_maps, read_product_counters, read_product_data, read_v
 from .report import PushError, PushReport
 from .writers import forget_visitors, push_events, push_maps, push_product_events
 
+if TYPE_CHECKING:
+    from . import emulator, panels, plots
+
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("emulator", "panels", "plots")
+__all__ = [
+    "APIStatusError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConfigurationError",
+    "KameleoonError",
+    "KameleoonWarning",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PushError",
+    "PushReport",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+    "emulator",
+    "forget_visitors",
+    "panels",
+    "plots",
+    "push_events",
+    "push_maps",
+    "push_product_events",
+    "read_maps",
+    "read_product_counters",
+    "read_product_data",
+    "read_visitor_feeds",
+]
 
-if TYPE_CHECKING:
-    from . import emulator, panels, plots  # noqa: F401
+_LAZY_MODULES = ("emulator", "panels", "plots")
 
 
 def __getattr__(name: str) -> Any:
@@ -45,3 +78,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_MODULES))

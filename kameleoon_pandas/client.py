@@ -20,7 +20,7 @@ import json as jsonlib
 import logging
 import math
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -157,6 +157,17 @@ async def gather_all(coros: Iterable[Awaitable[T]]) -> list[T]:
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+#: Bodies larger than this go out as a stream (event bodies reach 2.5 MiB).
+STREAM_BODY_OVER = 1024 * 1024
+_STREAM_CHUNK = 256 * 1024
+
+
+async def _byte_stream(body: bytes) -> AsyncIterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), _STREAM_CHUNK):
+        yield bytes(view[start : start + _STREAM_CHUNK])
 
 
 def _json_array(keys: list[str]) -> str:
@@ -377,8 +388,15 @@ class AsyncClient:
         """Send one request to the Data API (auth, limits, retries); raise on an error status."""
 
         def build() -> httpx.Request:
+            body: Any = content.encode() if isinstance(content, str) else content
+            sent_headers = dict(headers or {})
+            if isinstance(body, bytes) and len(body) > STREAM_BODY_OVER:
+                # aiohttp warns (ResourceWarning) on raw bytes bodies over 1 MiB; an async stream
+                # with an explicit Content-Length sends the same bytes, unchunked, without it.
+                sent_headers["Content-Length"] = str(len(body))
+                body = _byte_stream(body)
             return self._http.build_request(
-                method, path, params=params, content=content, json=json, headers=headers
+                method, path, params=params, content=body, json=json, headers=sent_headers
             )
 
         response = await self._send_with_retries(build, auth=self._auth, limited=True)

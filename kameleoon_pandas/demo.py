@@ -289,7 +289,7 @@ def run_demo(out_dir: Path, *, random_seed: int = 0, progress: bool = True) -> P
     """
     from .emulator import serve
 
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = find_notebook(REPORT_NOTEBOOK)
     steps = _Steps(progress)

@@ -166,6 +166,7 @@ class _Panel(widgets.VBox):
         self._shown = threading.Event()
         self._shown.set()
         self._generation = 0
+        self._shown_generation = 0
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: tuple[int, _Result | BaseException] | None = None
@@ -302,8 +303,8 @@ class _Panel(widgets.VBox):
         fn()
 
     def _set_progress(self, generation: int, done: int, total: int, text: str) -> None:
-        if generation != self._generation:
-            return
+        if generation != self._generation or generation == self._shown_generation:
+            return  # a newer load runs, or this one's result is already shown
         self.progress.max = max(total, 1)
         self.progress.value = min(done, total)
         self.status.value = html.escape(text)
@@ -328,6 +329,7 @@ class _Panel(widgets.VBox):
             # and leaves exactly one plot and one table.
             self.output.outputs = result.outputs
             self.status.value = html.escape(result.status)
+        self._shown_generation = generation
         self._shown.set()
 
 

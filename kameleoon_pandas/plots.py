@@ -399,6 +399,7 @@ def plot_conversions(feed: pd.DataFrame, freq: str = "1D", ax: Axes | None = Non
         (line,) = ax.plot(
             grid, counts[g].to_numpy(), color=color, marker="o" if few else None, label=f"goal {g}"
         )
+        handles.append(line)
         if not revenue[g].any():
             continue  # a goal without revenue would only draw a dashed line along zero
         right.plot(
@@ -409,7 +410,6 @@ def plot_conversions(feed: pd.DataFrame, freq: str = "1D", ax: Axes | None = Non
             alpha=0.8,
             marker="x" if few else None,
         )
-        handles.append(line)
     # Two style keys so the legend explains solid vs dashed once, not per goal.
     handles += [
         Line2D([], [], color="0.3", label="conversions (left)"),

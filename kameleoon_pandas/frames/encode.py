@@ -902,7 +902,7 @@ def _attribute_type(series: pd.Series) -> str:
 
 
 def _resolve_columns(
-    df: pd.DataFrame, mapping: Mapping[str, str], known: set[str]
+    df: pd.DataFrame, mapping: Mapping[str, str], known: set[str] | None
 ) -> dict[str, pd.Series]:
     """Schema name -> the frame's column, after ``**columns`` renames."""
     if not isinstance(df, pd.DataFrame):
@@ -911,7 +911,7 @@ def _resolve_columns(
     if dupes:
         raise ValidationError(f"duplicate column names: {dupes}")
     for name, source in mapping.items():
-        if name not in known:
+        if known is not None and name not in known:
             raise ValidationError(
                 f"unknown column parameter {name}={source!r}: expected one of {sorted(known)}"
             )
@@ -1013,8 +1013,7 @@ def plan_product_events(
     df: pd.DataFrame, kind: str | None = None, *, site_code: str, columns: Mapping[str, str] = {}
 ) -> EventPlan:
     """Validate the structure of ``df`` and plan its product events (raises on missing columns)."""
-    known = set(df.columns.astype(str)) | {"ean", "kind", "nonce", "quantity"}
-    cols = _resolve_columns(df, columns, known)
+    cols = _resolve_columns(df, columns, None)  # any name: product attributes are open
     _check_index(df, cols)
     if "ean" not in cols:
         raise ValidationError("missing columns: 'ean'")

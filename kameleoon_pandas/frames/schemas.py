@@ -172,7 +172,8 @@ def conform(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out = {}
     for name, dtype in schema.items():
         if name in frame.columns:
-            out[name] = frame[name].astype(dtype) if str(frame[name].dtype) != dtype else frame[name]
+            column = frame[name]
+            out[name] = column if str(column.dtype) == dtype else column.astype(dtype)
         else:
             out[name] = pd.Series(pd.array([None] * n, dtype=dtype), index=frame.index)
     for name in frame.columns:

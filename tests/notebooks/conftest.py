@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,12 +54,3 @@ def demo_client(demo_server: Any) -> Iterator[Any]:
         client_secret=env["KAMELEOON_CLIENT_SECRET"],
     ) as client:
         yield client
-
-
-@pytest.fixture
-def demo_env(demo_server: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The demo emulator's KAMELEOON_* variables, set for this test only."""
-    env = demo_server.env()
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return dict(os.environ)

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kameleoon_pandas.demo import EMULATOR_DB_VARIABLE, execute_notebook
+from kameleoon_pandas.demo import EMULATOR_DB_VARIABLE, demo_identifiers, execute_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -31,8 +31,13 @@ def _outputs(nb, mime: str) -> list:
 
 
 def _errors(nb) -> list:
+    """Errors, and anything written to stderr (warnings included): a clean run has none."""
     return [
-        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr")
     ]
 
 
@@ -88,8 +93,9 @@ def test_product_report_takes_its_parameters(demo_server) -> None:
     assert "`demosite02`" in markdown
     tables = [o["data"]["text/html"] for o in _outputs(nb, "text/html")]
     top_table = next(t for t in tables if "cart_rate" in t)
-    assert top_table.count("<tr") == 1 + 5
-    assert all("40270" in row or "<th" in row for row in top_table.split("<tr")[1:])  # site 2 EANs
+    rows = top_table.split("<tbody>")[1].split("<tr")[1:]
+    assert len(rows) == 5
+    assert all(re.search(r"<th>402\d{10}</th>", row) for row in rows)  # demosite02's EANs
 
 
 def test_offline_conversions_round_trip(tmp_path) -> None:
@@ -102,13 +108,14 @@ def test_offline_conversions_round_trip(tmp_path) -> None:
     assert not _errors(nb)
     text = "\n".join(o["text"] for c in nb.cells for o in c.get("outputs", []) if "text" in o)
     assert "28 purchases from 4 stores" in text
-    assert "stored conversions still 24 for 24 purchases" in text
+    assert "24 conversions for 24 purchases" in text
     assert any("901" in str(row) for row in stored)
 
 
 def test_demo_report_html_has_sections_and_embedded_plots(demo_report: Path) -> None:
     assert demo_report.name == "product-report.html"
-    assert (demo_report.parent / "product-report.ipynb").is_file()
+    executed = (demo_report.parent / "product-report.ipynb").read_text(encoding="utf-8")
+    assert "demo-secret" not in executed and not _errors(nbformat.reads(executed, as_version=4))
     html = demo_report.read_text(encoding="utf-8")
     headings = [
         re.sub(r"<[^>]+>|¶", "", h).strip()
@@ -134,3 +141,19 @@ def test_notebooks_say_what_to_set_against_a_real_api(name, demo_server) -> None
 
     with pytest.raises(CellExecutionError, match="cannot list products or visitors"):
         execute_notebook(NOTEBOOKS / name, env=demo_server.env())
+
+
+def test_parameters_need_a_tagged_cell_and_identifiers_need_an_emulator(tmp_path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    with pytest.raises(ValueError, match="no cell tagged 'parameters'"):
+        execute_notebook(nb, parameters={"x": 2})  # refused before any kernel starts
+    with pytest.raises(FileNotFoundError, match="no emulator database"):
+        demo_identifiers(tmp_path / "missing.sqlite", "demosite01")
+
+
+def test_demo_identifiers_list_what_the_emulator_holds(demo_server) -> None:
+    ids = demo_identifiers(demo_server.state.db, "demosite02", visitors=10, keys=5)
+    assert len(ids["eans"]) == 200 and all(e.startswith("402") for e in ids["eans"])
+    assert len(ids["visitor_codes"]) == 10 and len(set(ids["visitor_codes"])) == 10
+    assert len(ids["map_keys"]) == 5 and len(ids["mapping_values"]) == 5
+    assert ids == demo_identifiers(demo_server.state, "demosite02", visitors=10, keys=5)

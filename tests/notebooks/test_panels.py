@@ -163,3 +163,20 @@ def test_inside_a_running_loop_the_result_is_shown_on_the_loop_thread(demo_clien
     asyncio.run(main())
     assert shown_on == [threading.current_thread().name]
     assert [o["output_type"] for o in panel.output.outputs] == ["display_data"] * 2
+
+
+def test_wait_inside_a_running_loop_shows_the_result_and_keeps_the_final_status(
+    demo_client, ids
+) -> None:
+    """``panel.load(); panel.wait()`` in one notebook cell: the loop is blocked meanwhile."""
+    panel = CountersPanel(client=demo_client, eans=ids["eans"][:30])
+
+    async def main() -> None:
+        panel.load()
+        frame = panel.wait()  # blocks the loop: the panel shows the result from here
+        assert frame is not None and panel.output.outputs
+        await asyncio.sleep(0.05)  # now the queued progress updates run: they must not win
+
+    asyncio.run(main())
+    assert panel.status.value.startswith("demosite01: 30 EANs"), panel.status.value
+    assert panel.progress.layout.visibility == "hidden"

@@ -98,5 +98,10 @@ def test_conversions_on_feeds(feed) -> None:
     assert sum(line.get_ydata().sum() for line in lines) == sign.sum()
     with_revenue = conv.loc[conv["revenue"].fillna(0) != 0, "goal_id"].nunique()
     assert len(ax.right_ax.get_lines()) == with_revenue
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [line.get_label() for line in lines] + [
+        "conversions (left)",
+        "revenue (right)",
+    ]
     revenue = sum(line.get_ydata().sum() for line in ax.right_ax.get_lines())
     assert revenue == pytest.approx(float((conv["revenue"].fillna(0) * sign).sum()))

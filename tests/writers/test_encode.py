@@ -399,3 +399,16 @@ def test_nonces_for_every_kind_of_index_are_stable_and_distinct(index):
         for x in lines_of(plan_visit_events(df.copy(), "conversion", site_code="s"))
     ]
     assert first == again and len(set(first)) == 3
+
+
+def test_product_columns_can_be_renamed():
+    df = pd.DataFrame({"sku": ["S1"], "title": ["Lamp"], "qty": [3]})
+    page = plan_product_events(
+        df, "product_page", site_code="s", columns={"ean": "sku", "name": "title"}
+    )
+    p = params(lines_of(page)[0])
+    assert (p["ean"], p["name"], p["qty"]) == ("S1", "Lamp", "3")
+    buy = plan_product_events(
+        df, "purchase", site_code="s", columns={"ean": "sku", "quantity": "qty"}
+    )
+    assert params(lines_of(buy)[0])["quantity"] == "3"

@@ -15,12 +15,6 @@ from kameleoon_pandas.frames.schemas import VISITOR_FEED, conform
 from kameleoon_pandas.report import PushError, PushReport
 from kameleoon_pandas.writers import forget_visitors, push_events, push_maps, push_product_events
 
-# aiohttp (under the client's httpx-aiohttp transport) warns about any bytes body over 1 MiB;
-# event bodies are up to 2.5 MiB by design (data-api.md 1): third-party noise here.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Sending a large body directly with raw bytes:ResourceWarning"
-)
-
 FIELDS = {
     "conversion": ["goal_id", "revenue", "negative", "metadata"],
     "page": ["href", "title", "referrers_indices"],
