@@ -113,9 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="seed a local emulator, run the report notebook against it and write the HTML report",
     )
-    demo.add_argument(
-        "--out", default="kameleoon-demo", help="output directory (default ./kameleoon-demo)"
-    )
+    demo.add_argument("--out", default="reports", help="output directory (default ./reports)")
     demo.add_argument(
         "--seed-number", type=int, default=0, help="random seed of the demo data (default 0)"
     )

@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import sqlite3
 import sys
 import tempfile
 import time
@@ -70,40 +69,18 @@ def demo_identifiers(
     every EAN, and at most ``visitors`` visitor codes (the most recently active first) and
     ``keys`` map keys and mapping values.
     """
-    queries = {
-        "eans": ("SELECT ean FROM product_data WHERE site_code = ? ORDER BY ean", ()),
-        "visitor_codes": (
-            "SELECT visitor_code FROM visit_events WHERE site_code = ? "
-            "GROUP BY visitor_code ORDER BY MAX(time) DESC, visitor_code LIMIT ?",
-            (visitors,),
-        ),
-        "map_keys": ("SELECT key FROM maps WHERE site_code = ? ORDER BY key LIMIT ?", (keys,)),
-        "mapping_values": (
-            "SELECT DISTINCT mapping_value FROM mappings WHERE site_code = ? "
-            "ORDER BY mapping_value LIMIT ?",
-            (keys,),
-        ),
-    }
+    from .emulator import EmulatorState
 
-    def run(conn: sqlite3.Connection) -> dict[str, list[str]]:
-        return {
-            name: [row[0] for row in conn.execute(sql, (site_code, *args))]
-            for name, (sql, args) in queries.items()
-        }
-
-    db = getattr(source, "db", source)
-    if str(db) == ":memory:":
-        # An in-memory state is reachable only through its own connection (and its lock).
-        with source._lock:  # type: ignore[union-attr]
-            return run(source._conn)  # type: ignore[union-attr]
-    path = Path(db)
+    if isinstance(source, EmulatorState):
+        return source.identifiers(site_code, visitors=visitors, keys=keys)
+    path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"no emulator database at {path}")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    state = EmulatorState(path)
     try:
-        return run(conn)
+        return state.identifiers(site_code, visitors=visitors, keys=keys)
     finally:
-        conn.close()
+        state.close()
 
 
 def find_notebook(name: str) -> Path:

@@ -107,6 +107,34 @@ class EmulatorState:
         with self._lock:
             return [r[0] for r in self._conn.execute("SELECT site_code FROM sites ORDER BY 1")]
 
+    def identifiers(
+        self, site_code: str, *, visitors: int = 2000, keys: int = 100
+    ) -> dict[str, list[str]]:
+        """What is stored for a site, for demos and tests (the Data API has no listing call).
+
+        ``{"eans": every EAN, "visitor_codes": at most ``visitors`` (most recently active
+        first), "map_keys" and "mapping_values": at most ``keys`` each (sorted)}``.
+        """
+        queries = {
+            "eans": ("SELECT ean FROM product_data WHERE site_code = ? ORDER BY ean", ()),
+            "visitor_codes": (
+                "SELECT visitor_code FROM visit_events WHERE site_code = ? "
+                "GROUP BY visitor_code ORDER BY MAX(time) DESC, visitor_code LIMIT ?",
+                (visitors,),
+            ),
+            "map_keys": ("SELECT key FROM maps WHERE site_code = ? ORDER BY key LIMIT ?", (keys,)),
+            "mapping_values": (
+                "SELECT DISTINCT mapping_value FROM mappings WHERE site_code = ? "
+                "ORDER BY mapping_value LIMIT ?",
+                (keys,),
+            ),
+        }
+        with self._lock:
+            return {
+                name: [row[0] for row in self._conn.execute(sql, (site_code, *args))]
+                for name, (sql, args) in queries.items()
+            }
+
     def get_meta(self, name: str) -> str | None:
         with self._lock:
             row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()

@@ -206,3 +206,31 @@ def test_serve_on_a_seeded_state_reports_the_demo_sites(demo: EmulatorState) -> 
 def test_serve_refuses_unknown_options() -> None:
     with pytest.raises(TypeError, match="fault_rte"), serve(fault_rte=0.1):
         pass
+
+
+def test_identifiers_list_what_is_stored(demo: EmulatorState) -> None:
+    site = DEMO_SITE_CODES[0]
+    found = demo.identifiers(site, visitors=50, keys=20)
+    assert found["eans"] == sorted(
+        r[0] for r in rows(demo, "SELECT ean FROM product_data WHERE site_code = ?", site)
+    )
+    assert len(found["visitor_codes"]) == 50 == len(set(found["visitor_codes"]))
+    last_seen = dict(
+        rows(
+            demo,
+            "SELECT visitor_code, MAX(time) FROM visit_events WHERE site_code = ? "
+            "GROUP BY visitor_code",
+            site,
+        )
+    )
+    recency = [last_seen[code] for code in found["visitor_codes"]]
+    assert recency == sorted(recency, reverse=True)
+    assert max(last_seen.values()) == recency[0]
+    assert len(found["map_keys"]) == 20 and found["map_keys"] == sorted(found["map_keys"])
+    assert 0 < len(found["mapping_values"]) <= 20
+    assert demo.identifiers("no-such-site") == {
+        "eans": [],
+        "visitor_codes": [],
+        "map_keys": [],
+        "mapping_values": [],
+    }

@@ -412,21 +412,15 @@ def demo():
         yield server, c
 
 
-def stored(server, table: str, column: str, limit: int) -> list[str]:
-    # the emulator has no "list everything" endpoint: take some identifiers from its store
-    return [
-        row[0]
-        for row in server.state._conn.execute(
-            f"SELECT DISTINCT {column} FROM {table} WHERE site_code = ? ORDER BY {column} LIMIT ?",
-            (server.site_codes[0], limit),
-        )
-    ]
+def stored(server, what: str, limit: int) -> list[str]:
+    # the Data API has no "list everything" call: take some identifiers from the emulator's store
+    return server.state.identifiers(server.site_codes[0], visitors=limit, keys=limit)[what][:limit]
 
 
 def test_feed_round_trip_to_another_site(demo):
     server, c = demo
     source = server.site_codes[0]
-    codes = stored(server, "visit_events", "visitor_code", 40)
+    codes = sorted(stored(server, "visitor_codes", 40))
     original = feed(c, codes, source)
     assert set(original["kind"]) >= {"page", "conversion", "custom_data", "static_data"}
     report = original.kam.push_events(client=c, site_code="copy-site", progress=False)
@@ -455,12 +449,12 @@ def test_feed_round_trip_to_another_site(demo):
 
 def test_product_data_and_maps_round_trip_to_another_site(demo):
     server, c = demo
-    eans = stored(server, "product_data", "ean", 30)
+    eans = stored(server, "eans", 30)
     data = loaders.read_product_data(eans, client=c, progress=False)
     assert data.kam.push_product_events("product_page", client=c, site_code="copy-site").ok
     back = loaders.read_product_data(eans, client=c, site_code="copy-site", progress=False)
     pd.testing.assert_frame_equal(data.drop(columns="site_code"), back.drop(columns="site_code"))
-    keys = stored(server, "maps", "key", 30)
+    keys = stored(server, "map_keys", 30)
     maps = loaders.read_maps(keys, client=c, progress=False)
     assert maps.kam.push_maps(client=c, site_code="copy-site").ok
     back = loaders.read_maps(keys, client=c, site_code="copy-site", progress=False)
