@@ -252,29 +252,17 @@ def push_events(
         report = offline.kam.push_events("conversion", goal_id="goal", revenue="amount")
         report.raise_for_failures()
     """
-    started = time.perf_counter()
-    client_, site = _client_and_site(client, site_code, dry_run)
-    plan = encode.plan_visit_events(df, kind, site_code=site, columns=columns)
-
-    def retry(frame: pd.DataFrame) -> PushReport:
-        return push_events(
-            frame, kind, client=client_, site_code=site, progress=progress, **columns
-        )
-
-    return _run_push(
-        operation="push_events" + (f"({kind})" if kind else ""),
-        df=df,
-        rows=len(df),
-        jobs=_event_jobs(plan, encode.EVENT_BODY_LIMIT),
-        invalid=lambda: (plan.invalid, len(plan.invalid_rows())),
-        client=client_,
-        site=site,
-        post_name="post_visit_events",
-        post_kwargs={},
+    return _push_planned_events(
+        push_events,
+        encode.plan_visit_events,
+        "post_visit_events",
+        df,
+        kind,
+        client=client,
+        site_code=site_code,
         dry_run=dry_run,
         progress=progress,
-        retry=retry,
-        started=started,
+        columns=columns,
     )
 
 
@@ -295,24 +283,50 @@ def push_product_events(
     left out), ``add_to_cart`` or ``purchase`` (with an optional ``quantity``, an integer >= 1).
     ``**columns`` maps a schema name to your column (``ean="sku"``). Returns a ``PushReport``.
     """
+    return _push_planned_events(
+        push_product_events,
+        encode.plan_product_events,
+        "post_product_events",
+        df,
+        kind,
+        client=client,
+        site_code=site_code,
+        dry_run=dry_run,
+        progress=progress,
+        columns=columns,
+    )
+
+
+def _push_planned_events(
+    push: Callable[..., PushReport],
+    planner: Callable[..., encode.EventPlan],
+    post_name: str,
+    df: pd.DataFrame,
+    kind: str | None,
+    *,
+    client: Client | None,
+    site_code: str | None,
+    dry_run: bool,
+    progress: bool | None,
+    columns: dict[str, str],
+) -> PushReport:
+    """The common body of the two event writers: plan, then send (``push`` re-pushes failures)."""
     started = time.perf_counter()
     client_, site = _client_and_site(client, site_code, dry_run)
-    plan = encode.plan_product_events(df, kind, site_code=site, columns=columns)
+    plan = planner(df, kind, site_code=site, columns=columns)
 
     def retry(frame: pd.DataFrame) -> PushReport:
-        return push_product_events(
-            frame, kind, client=client_, site_code=site, progress=progress, **columns
-        )
+        return push(frame, kind, client=client_, site_code=site, progress=progress, **columns)
 
     return _run_push(
-        operation="push_product_events" + (f"({kind})" if kind else ""),
+        operation=push.__name__ + (f"({kind})" if kind else ""),
         df=df,
         rows=len(df),
         jobs=_event_jobs(plan, encode.EVENT_BODY_LIMIT),
         invalid=lambda: (plan.invalid, len(plan.invalid_rows())),
         client=client_,
         site=site,
-        post_name="post_product_events",
+        post_name=post_name,
         post_kwargs={},
         dry_run=dry_run,
         progress=progress,

@@ -29,9 +29,9 @@ _M2 = np.uint64(0x94D049BB133111EB)
 
 #: RFC 3986 unreserved bytes, which ``urllib.parse.quote(v, safe="")`` keeps as they are.
 SAFE = np.zeros(256, dtype=bool)
-SAFE[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-", np.uint8)] = (
-    True
-)
+SAFE[
+    np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-", np.uint8)
+] = True
 _HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
 

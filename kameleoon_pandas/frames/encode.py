@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import ValidationError
+from . import bytecols
 
 __all__ = [
     "EVENT_BODY_LIMIT",
@@ -238,6 +239,13 @@ class _Problems:
         if positions.size:
             self._parts.append((positions, column, reason))
 
+    def mark(self) -> int:
+        return len(self._parts)
+
+    def rollback(self, mark: int) -> None:
+        """Forget what was added since ``mark`` (a slice encoded again in smaller pieces)."""
+        del self._parts[mark:]
+
     def bad_positions(self) -> np.ndarray:
         if not self._parts:
             return np.empty(0, dtype=np.int64)
@@ -266,20 +274,11 @@ def empty_invalid() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- hashing
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
-_SIP_KEY = "kameleoonpandas1"  # SipHash key for strings: fixed, so nonces are stable
+_GOLD = bytecols.GOLD
+_mix = bytecols.mix
 _NONCE_RE = re.compile(r"[0-9A-Fa-f]{16}")
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, vectorised (uint64 arithmetic wraps, as intended)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+#: The hash of an absent field (no parameter on the line).
+_ABSENT = np.uint64(0x6A09E667F3BCC908)
 
 
 def _seed(site_code: str, kind: str) -> np.uint64:
@@ -287,14 +286,8 @@ def _seed(site_code: str, kind: str) -> np.uint64:
     return np.uint64(int.from_bytes(digest, "big"))
 
 
-def _hash_strings(values: np.ndarray) -> np.ndarray:
-    if values.size == 0:
-        return np.empty(0, dtype=np.uint64)
-    return pd.util.hash_array(values, hash_key=_SIP_KEY, categorize=False)
-
-
 def _hash_labels(index: pd.Index) -> np.ndarray:
-    """One uint64 per index label: integers by value, anything else through SipHash."""
+    """One uint64 per index label: integers by value, anything else by its text."""
     if isinstance(index, pd.MultiIndex):
         h = np.zeros(len(index), dtype=np.uint64)
         for level in range(index.nlevels):
@@ -308,97 +301,109 @@ def _hash_labels(index: pd.Index) -> np.ndarray:
         return _mix(stamps.view(np.uint64) ^ np.uint64(0xD1B54A32D192ED03))
     values = index.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return _hash_strings(values)
+        return bytecols.hash_texts(values.tolist())
     # anything else by its repr, so that 1, 1.0 and "1" stay apart
-    return _hash_strings(np.array([repr(v) for v in values.tolist()], dtype=object))
+    return bytecols.hash_texts([repr(v) for v in values.tolist()])
 
 
-# --------------------------------------------------------------------------- pieces
+# --------------------------------------------------------------------------- slots
+
+#: Cells (rows x bytes) of one slice's line matrix, beyond which the slice is split: bounds the
+#: encoder's memory when a column holds very long texts.
+_MAX_CELLS = 16 * 2**20
 
 
-#: The hash of an absent field (no parameter on the line).
-_ABSENT = np.uint64(0x6A09E667F3BCC908)
+class _TooWide(Exception):
+    """A slice's byte columns would pass :data:`_MAX_CELLS`: encode it in halves."""
+
+
+def _check_cells(m: int, width: int) -> None:
+    if m > 1 and m * width > _MAX_CELLS:
+        raise _TooWide
 
 
 @dataclass
-class _Pieces:
-    """One wire parameter for m rows: matrix columns, line lengths and content hashes.
+class _Slot:
+    """One wire parameter for m rows, as it goes on the line.
 
-    ``cols`` are the parameter's columns of the line matrix (``"&goalId=7"`` whole, or the name
-    and the value apart so that strings are placed as they are, without a copy); ``lens`` the
-    characters each row adds; ``hashes`` the hash of each row's encoded value (``_ABSENT`` when
-    the parameter is left out), which the nonce folds in.
+    ``parts`` are byte columns (``(m, w)`` uint8, NUL-padded, see :mod:`.bytecols`) or bytes the
+    same on every row, in line order: ``b"&goalId="`` and the values, or both in one column.
+    ``lens`` are the bytes each row adds; ``hashes`` the hash of each row's encoded value
+    (``_ABSENT`` when the parameter is left out), which the nonce folds in.
     """
 
-    cols: list[Any]  # per-row object arrays, or a str for the same text on every row
+    parts: list[bytes | np.ndarray]
     lens: np.ndarray
     hashes: np.ndarray
 
 
-_SAFE_RE = re.compile(r"[A-Za-z0-9_.~-]*")
-_SAFE_BYTES_RE = re.compile(rb"[A-Za-z0-9_.~-]*")
+def _absent_slot(m: int) -> _Slot:
+    return _Slot([], np.zeros(m, np.int64), np.full(m, _ABSENT, dtype=np.uint64))
 
 
-def _percent_encode(values: np.ndarray) -> np.ndarray:
-    """Percent-encode (RFC 3986 unreserved kept) only the values that need it."""
-    if values.size == 0:
-        return values
-    joined = "".join(values)
-    if joined.isascii():
-        # one scan of all the values at once: the usual identifiers need no escaping at all
-        raw = joined.encode("ascii")
-        if raw.isalnum() or _SAFE_BYTES_RE.fullmatch(raw):
-            return values
-    out = values.copy()
-    needs = ~np.fromiter(
-        (_SAFE_RE.fullmatch(v) is not None for v in values), dtype=bool, count=len(values)
-    )
-    out[needs] = [quote(v, safe="") for v in values[needs]]
+def _text_slot(
+    values: np.ndarray,
+    present: np.ndarray,
+    wire: str,
+    escape: bool = True,
+    char_lens: np.ndarray | None = None,
+) -> _Slot:
+    """The slot of (mostly distinct) strings: one pass over all their bytes, no row loop.
+
+    ``char_lens`` (each value's ``len``, when the caller has it) saves a pass.
+    """
+    name = f"&{wire}=".encode()
+    m = len(values)
+    every = bool(present.all())
+    idx = None if every else np.flatnonzero(present)
+    if not every:
+        values = values[idx]
+        char_lens = None if char_lens is None else char_lens[idx]
+    buf, lens = bytecols.utf8_buffer(values.tolist(), char_lens)
+    if escape:
+        buf, lens = bytecols.percent_encode(buf, lens)
+    longest = int(lens.max()) if len(lens) else 0
+    _check_cells(m, len(name) + longest)
+    mat = bytecols.pack(buf, lens)
+    hashes = bytecols.hash_matrix(mat, lens)
+    mat = mat[:, :longest]
+    if every:
+        return _Slot([name, mat], lens + len(name), hashes)
+    full = np.zeros((m, len(name) + longest), dtype=np.uint8)
+    full[idx, : len(name)] = np.frombuffer(name, dtype=np.uint8)
+    full[idx, len(name) :] = mat
+    out_lens = np.zeros(m, dtype=np.int64)
+    out_lens[idx] = lens + len(name)
+    out_hashes = np.full(m, _ABSENT, dtype=np.uint64)
+    out_hashes[idx] = hashes
+    return _Slot([full], out_lens, out_hashes)
+
+
+def _expand(part: bytes | np.ndarray, rows: np.ndarray, m: int) -> np.ndarray:
+    """A part of ``len(rows)`` rows as a byte column of m rows (NUL elsewhere)."""
+    if isinstance(part, bytes):
+        part = np.frombuffer(part, dtype=np.uint8)
+    out = np.zeros((m, part.shape[-1]), dtype=np.uint8)
+    out[rows] = part
     return out
 
 
-def _factor_pieces(values: np.ndarray, wire: str, render, cache: dict | None = None) -> _Pieces:
-    """Pieces through the distinct values; ``render(unique) -> str`` (already URL-safe).
-
-    ``cache`` (value -> rendered text) carries renderings from one slice to the next.
-    """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cache = {} if cache is None else cache
-    texts = []
-    for u in uniques.tolist():
-        text = cache.get(u)
-        if text is None:
-            text = cache[u] = render(u)
-        texts.append(text)
-    prefix = f"&{wire}="
-    pieces = np.array([prefix + t for t in texts] + [""], dtype=object)
-    hashes = np.append(_hash_strings(np.array(texts, dtype=object)), _ABSENT)
-    lens = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    codes = np.where(codes < 0, len(texts), codes)  # missing -> the last entry, no parameter
-    return _Pieces([pieces.take(codes)], lens.take(codes), hashes.take(codes))
-
-
-def _string_pieces(
-    values: np.ndarray, present: np.ndarray, wire: str, escape: bool = True
-) -> _Pieces:
-    """Pieces of (mostly distinct) strings, placed as they are when they need no escaping."""
-    name = f"&{wire}="
-    m = len(values)
-    encode = _percent_encode if escape else (lambda v: v)
-    if present.all():
-        encoded = encode(values)
-        name_col: Any = name
-        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=m) + len(name)
-        hashes = _hash_strings(encoded)
-    else:
-        encoded = np.full(m, "", dtype=object)
-        idx = np.flatnonzero(present)
-        if idx.size:
-            encoded[idx] = encode(values[idx])
-        name_col = np.where(present, name, "")
-        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=m) + len(name) * present
-        hashes = np.where(present, _hash_strings(encoded), _ABSENT)
-    return _Pieces([name_col, encoded], lens, hashes)
+def _line_matrix(parts: list[bytes | np.ndarray], m: int) -> np.ndarray:
+    """The ``(m, width)`` byte matrix of lines from their parts in order (NUL = nothing)."""
+    merged: list[bytes | np.ndarray] = []
+    for part in parts:
+        if isinstance(part, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += part
+        elif len(part) if isinstance(part, bytes) else part.shape[1]:  # skip what is empty
+            merged.append(part)
+    widths = [len(p) if isinstance(p, bytes) else p.shape[1] for p in merged]
+    _check_cells(m, sum(widths))
+    out = np.empty((m, sum(widths)), dtype=np.uint8)
+    at = 0
+    for part, width in zip(merged, widths, strict=True):
+        out[:, at : at + width] = np.frombuffer(part, np.uint8) if isinstance(part, bytes) else part
+        at += width
+    return out
 
 
 def _float_text(value: float) -> str:
@@ -460,6 +465,115 @@ def _to_bool(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return truthy, present, ~present | truthy | falsy
 
 
+# --------------------------------------------------------------------------- distinct values
+
+
+@dataclass
+class _Factor:
+    """A column through its distinct values, each checked, rendered and hashed once per plan.
+
+    ``codes`` give each frame row its value's position (``len(reason) - 1``, the last entry,
+    when the cell is missing); ``table`` holds ``"&wire=text"`` per value as a byte column
+    (an all-NUL row for the missing entry and for invalid values: no parameter).
+    """
+
+    codes: np.ndarray
+    table: np.ndarray
+    lens: np.ndarray
+    hashes: np.ndarray
+    reason: np.ndarray  # int8 per value: 0 when fine, else a position in ``reasons``
+    reasons: list[str]
+
+
+#: Types encoded through their distinct values (the others are mostly distinct texts).
+_FACTOR_TYPES = {"int", "count", "float", "bool", "browser", "os", "device"}
+
+
+def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    try:
+        codes, uniques = series.factorize(use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists, dicts): by their text, which will not convert
+        codes, uniques = series.where(series.isna(), series.astype(str)).factorize()
+    uniques = pd.Series(uniques)
+    if isinstance(uniques.dtype, pd.CategoricalDtype):
+        uniques = uniques.astype(object)
+    return codes, uniques
+
+
+def _build_factor(spec: FieldSpec, series: pd.Series) -> _Factor:
+    codes, u = _factorize(series)
+    k = len(u)
+    reason = np.zeros(k, dtype=np.int8)
+    reasons = [""]
+
+    def flag(mask: np.ndarray, why: str) -> None:
+        new = mask & (reason == 0)
+        if new.any():
+            reasons.append(why)
+            reason[new] = len(reasons) - 1
+
+    kind = spec.type
+    if kind in ("int", "count", "float"):
+        values, _, convertible = _to_float(u)
+        flag(~convertible, "not a number")
+        flag(~np.isfinite(np.where(reason == 0, values, 0.0)), "not a finite number")
+        values = np.where(reason == 0, values, 0.0)  # no NaN or inf left to compare
+        if kind in ("int", "count"):
+            flag(np.floor(values) != values, "not an integer")
+            flag(np.abs(values) >= 2**53, "integer out of range")
+            if kind == "count":
+                flag(values < 1, "must be at least 1")
+            render = _int_text
+        else:
+            render = _float_text
+    elif kind == "bool":
+        values, _, ok = _to_bool(u)
+        flag(~ok, "not a boolean")
+        render = _bool_text
+    elif kind == "browser":
+        names, _ = _to_object_strings(u)
+        upper = pd.Series(names, dtype=object).str.upper().str.strip()
+        # the feed names the browser; an integer index is accepted as well
+        numeric = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce")
+        index = upper.map(BROWSERS).fillna(numeric.where(numeric.isin(list(BROWSERS.values()))))
+        flag(index.isna().to_numpy(), f"unknown browser (known: {', '.join(BROWSERS)})")
+        values, render = index.to_numpy(dtype=np.float64, na_value=0.0), _int_text
+    elif kind in ("os", "device"):
+        known = OSES if kind == "os" else DEVICES
+        names, _ = _to_object_strings(u)
+        upper = pd.Series(names, dtype=object).str.upper().str.strip()
+        flag(~upper.isin(known).to_numpy(), f"unknown {spec.column} (known: {', '.join(known)})")
+        values, render = upper.to_numpy(dtype=object), str
+    else:  # pragma: no cover - a spec typo
+        raise AssertionError(kind)
+    ok = np.flatnonzero(reason == 0)
+    texts = [render(v) for v in np.asarray(values)[ok].tolist()]  # once per distinct value
+    prefix = f"&{spec.wire}="
+    buf, lens = bytecols.utf8_buffer([prefix + t for t in texts])
+    table = np.zeros((k + 1, int(lens.max()) if len(lens) else 0), dtype=np.uint8)
+    table[ok] = bytecols.pack(buf, lens, table.shape[1])
+    all_lens = np.zeros(k + 1, dtype=np.int64)
+    all_lens[ok] = lens
+    hashes = np.full(k + 1, _ABSENT, dtype=np.uint64)
+    hashes[ok] = bytecols.hash_texts(texts)
+    codes = np.where(codes < 0, k, codes).astype(np.int32 if k < 2**31 - 1 else np.int64)
+    return _Factor(codes, table, all_lens, hashes, np.append(reason, np.int8(0)), reasons)
+
+
+def _factor_field(
+    spec: FieldSpec, factor: _Factor, positions: np.ndarray, problems: _Problems
+) -> tuple[_Slot, np.ndarray, np.ndarray]:
+    """(slot, present, bad) of the rows ``positions`` from the column's distinct values."""
+    codes = factor.codes[positions]
+    why = factor.reason[codes]
+    bad = why > 0
+    if bad.any():
+        for code in np.unique(why[bad]).tolist():
+            problems.add(positions[why == code], spec.column, factor.reasons[code])
+    slot = _Slot([factor.table.take(codes, axis=0)], factor.lens[codes], factor.hashes[codes])
+    return slot, codes != len(factor.reason) - 1, bad
+
+
 # --------------------------------------------------------------------------- one field
 
 
@@ -468,101 +582,74 @@ def _encode_field(
     series: pd.Series | None,
     positions: np.ndarray,
     problems: _Problems,
-    cache: dict | None = None,
-) -> tuple[_Pieces, np.ndarray, np.ndarray]:
-    """Pieces for one field over the rows ``positions``; returns (pieces, present, valid)."""
+    factors: dict[tuple[str, str, str], _Factor] | None = None,
+) -> tuple[_Slot, np.ndarray, np.ndarray]:
+    """The slot of one field over the rows ``positions``; returns (slot, present, valid).
+
+    ``factors`` keeps the columns' distinct values from one slice to the next.
+    """
     m = len(positions)
     if series is None:
         present = np.zeros(m, dtype=bool)
         if spec.required:
             problems.add(positions, spec.column, "missing value")
-        return (
-            _Pieces([""], np.zeros(m, np.int64), np.full(m, _ABSENT, dtype=np.uint64)),
-            present,
-            ~present if spec.required else np.ones(m, bool),
-        )
-    s = _take(series, positions)
+        return _absent_slot(m), present, ~present if spec.required else np.ones(m, bool)
     kind = spec.type
-    bad = np.zeros(m, dtype=bool)
+    if kind in _FACTOR_TYPES:
+        key = (spec.column, spec.wire, kind)
+        factors = {} if factors is None else factors
+        if key not in factors:
+            factors[key] = _build_factor(spec, series)
+        slot, present, bad = _factor_field(spec, factors[key], positions, problems)
+    else:
+        s = _take(series, positions)
+        bad = np.zeros(m, dtype=bool)
 
-    def flag(mask: np.ndarray, reason: str) -> None:
-        nonlocal bad
-        if mask.any():
-            problems.add(positions[mask], spec.column, reason)
-            bad |= mask
+        def flag(mask: np.ndarray, reason: str) -> None:
+            nonlocal bad
+            if mask.any():
+                problems.add(positions[mask], spec.column, reason)
+                bad |= mask
 
-    if kind in ("int", "count", "float"):
-        values, present, convertible = _to_float(s)
-        flag(present & ~convertible, "not a number")
-        ok = present & convertible
-        flag(ok & ~np.isfinite(values), "not a finite number")
-        ok &= np.isfinite(values)
-        if kind in ("int", "count"):
-            flag(ok & (np.floor(values) != values), "not an integer")
-            ok &= np.floor(values) == values
-            flag(ok & (np.abs(values) >= 2**53), "integer out of range")
-            ok &= np.abs(values) < 2**53
-            if kind == "count":
-                flag(ok & (values < 1), "must be at least 1")
-                ok &= values >= 1
-            keyed = np.where(ok, values, np.nan)
-            pieces = _factor_pieces(keyed, spec.wire, _int_text, cache)
-        else:
-            keyed = np.where(ok, values, np.nan)
-            pieces = _factor_pieces(keyed, spec.wire, _float_text, cache)
-    elif kind == "bool":
-        values, present, ok_mask = _to_bool(s)
-        flag(present & ~ok_mask, "not a boolean")
-        keyed = np.where(present & ok_mask, values.astype(np.int8), -1)
-        keyed = np.where(keyed < 0, np.nan, keyed)
-        pieces = _factor_pieces(keyed, spec.wire, _bool_text, cache)
-    elif kind in ("str", "id"):
-        values, present = _to_object_strings(s)
-        if kind == "id":
-            lens = np.zeros(m, dtype=np.int64)
-            idx = np.flatnonzero(present)
-            lens[idx] = np.fromiter(map(len, values[idx]), dtype=np.int64, count=len(idx))
-            flag(present & (lens == 0), "empty identifier")
-            flag(lens > MAX_ID_LENGTH, f"longer than {MAX_ID_LENGTH} characters")
-        pieces = _string_pieces(values, present & ~bad, spec.wire)
-    elif kind == "json":
-        values = s.to_numpy(dtype=object, na_value=None)
-        present = np.array([_present_object(v) for v in values], dtype=bool)
-        texts = np.full(m, None, dtype=object)
-        for i in np.flatnonzero(present):
-            try:
-                texts[i] = _json_text(_parse_json_cell(values[i]))
-            except (TypeError, ValueError):
-                flag(_one(m, i), "not JSON")
-        keep = present & ~bad
-        pieces = _string_pieces(np.where(keep, texts, ""), keep, spec.wire, escape=False)
-    elif kind in ("browser", "os", "device"):
-        values, present = _to_object_strings(s)
-        names = pd.Series(values, dtype=object).where(present)
-        if kind == "browser":
-            # the feed names the browser; an integer index is accepted as well
-            upper = names.str.upper().str.strip()
-            index = upper.map(BROWSERS)
-            numeric = pd.to_numeric(names, errors="coerce")
-            index = index.fillna(numeric.where(numeric.isin(list(BROWSERS.values()))))
-            ok = index.notna().to_numpy()
-            flag(present & ~ok, f"unknown browser (known: {', '.join(BROWSERS)})")
-            keyed = index.to_numpy(dtype=np.float64, na_value=np.nan)
-            pieces = _factor_pieces(keyed, spec.wire, _int_text, cache)
-        else:
-            known = OSES if kind == "os" else DEVICES
-            upper = names.str.upper().str.strip()
-            ok = upper.isin(known).to_numpy()
-            flag(present & ~ok, f"unknown {spec.column} (known: {', '.join(known)})")
-            keyed = upper.where(ok).to_numpy(dtype=object, na_value=None)
-            pieces = _factor_pieces(keyed, spec.wire, str, cache)
-    else:  # pragma: no cover - a spec typo
-        raise AssertionError(kind)
+        if kind in ("str", "id"):
+            values, present = _to_object_strings(s)
+            lens = None
+            if kind == "id":
+                if present.all():
+                    lens = np.fromiter(map(len, values.tolist()), dtype=np.int64, count=m)
+                else:
+                    lens = np.zeros(m, dtype=np.int64)
+                    idx = np.flatnonzero(present)
+                    lens[idx] = np.fromiter(map(len, values[idx]), dtype=np.int64, count=len(idx))
+                flag(present & (lens == 0), "empty identifier")
+                flag(lens > MAX_ID_LENGTH, f"longer than {MAX_ID_LENGTH} characters")
+            slot = _text_slot(values, present & ~bad, spec.wire, char_lens=lens)
+        elif kind == "json":
+            values = s.to_numpy(dtype=object, na_value=None)
+            present = np.array([_present_object(v) for v in values], dtype=bool)
+            texts = np.full(m, None, dtype=object)
+            for i in np.flatnonzero(present):  # a JSON text per cell: objects have no vector form
+                try:
+                    texts[i] = _json_text(_parse_json_cell(values[i]))
+                except (TypeError, ValueError):
+                    flag(_one(m, i), "not JSON")
+            keep = present & ~bad
+            slot = _text_slot(np.where(keep, texts, ""), keep, spec.wire, escape=False)
+        else:  # pragma: no cover - a spec typo
+            raise AssertionError(kind)
     if spec.required:
-        flag(~present, "missing value")
+        missing = ~present & ~bad
+        if missing.any():
+            problems.add(positions[missing], spec.column, "missing value")
+            bad = bad | missing
     elif spec.missing_is_error:
-        flag(~present, "missing value (leave the column out, or give 0)")
-    return pieces, present & ~bad, ~bad
+        missing = ~present & ~bad
+        if missing.any():
+            problems.add(
+                positions[missing], spec.column, "missing value (leave the column out, or give 0)"
+            )
+            bad = bad | missing
+    return slot, present & ~bad, ~bad
 
 
 def _take(series: pd.Series, positions: np.ndarray) -> pd.Series:
@@ -638,7 +725,7 @@ class EventPlan:
     members: dict[int, np.ndarray] = field(default_factory=dict)  # lead row -> member rows
     extra_pieces: dict[int, str] = field(default_factory=dict)  # lead row -> valuesCountMap text
     problems: _Problems = field(default_factory=_Problems)
-    _caches: dict[str, dict] = field(default_factory=dict)
+    _factors: dict[tuple[str, str, str], _Factor] = field(default_factory=dict)
 
     def kind_code(self, name: str) -> int:
         return list(self.kinds).index(name)
@@ -664,9 +751,18 @@ class EventPlan:
         max_lines: int | None = None,
     ) -> Iterator[Batch]:
         """Bodies of at most ``limit`` bytes (and ``max_lines`` lines), in event order."""
-        for start in range(0, len(self.events), slice_rows):
-            lead = self.events[start : start + slice_rows]
-            matrix, lens, ok = self._encode_slice(lead)
+        start, rows = 0, slice_rows
+        while start < len(self.events):
+            lead = self.events[start : start + rows]
+            mark = self.problems.mark()
+            try:
+                matrix, lens, ok = self._encode_slice(lead)
+            except _TooWide:  # very long texts: fewer rows at a time, as often as needed
+                self.problems.rollback(mark)
+                rows = max(1, len(lead) // 2)
+                continue
+            start += len(lead)
+            rows = min(slice_rows, rows * 2)
             if not ok.all():
                 if self.members:  # a refused event refuses every row it was built from
                     for e in lead[~ok].tolist():
@@ -689,7 +785,7 @@ class EventPlan:
             sel = np.flatnonzero(codes == code)
             parts.append((sel, *self._encode_kind(specs[code], lead[sel])))
         width = max(sub.shape[1] for _, sub, _, _ in parts)
-        matrix = np.full((m, width), "", dtype=object)  # "" after a line's end adds nothing
+        matrix = np.zeros((m, width), dtype=np.uint8)  # NUL after a line's end adds nothing
         lens = np.zeros(m, dtype=np.int64)
         ok = np.ones(m, dtype=bool)
         for sel, sub, sub_lens, sub_ok in parts:
@@ -706,12 +802,12 @@ class EventPlan:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The line matrix of ``rows`` (all of kind ``spec``): lengths include the newline."""
         m = len(rows)
-        pieces: list[_Pieces] = []
+        slots: list[_Slot] = []
         ok = np.ones(m, dtype=bool)
         # identity: visitor_code, else mapping_value (visit events) / ean (product events)
-        ident, ident_ok = self._identity_pieces(rows)
+        ident, ident_ok = self._identity_slot(rows)
         ok &= ident_ok
-        pieces.append(ident)
+        slots.append(ident)
         any_field = np.zeros(m, dtype=bool)
         fields = spec.fields
         if spec.name == "product_page":
@@ -720,11 +816,10 @@ class EventPlan:
                 for c in self._attribute_columns()
             )
         for fspec in fields:
-            cache = self._caches.setdefault(f"{fspec.column}:{fspec.type}", {})
-            p, present, valid = _encode_field(
-                fspec, self.columns.get(fspec.column), rows, self.problems, cache
+            slot, present, valid = _encode_field(
+                fspec, self.columns.get(fspec.column), rows, self.problems, self._factors
             )
-            pieces.append(p)
+            slots.append(slot)
             ok &= valid
             any_field |= present
         if spec.at_least_one:
@@ -734,40 +829,25 @@ class EventPlan:
                 self.problems.add(rows[none], spec.name, f"no field given (one of {names})")
                 ok &= ~none
         if spec.name == "custom_data":
-            texts = np.array([self.extra_pieces.get(int(r), "") for r in rows], dtype=object)
-            pieces.append(_string_pieces(texts, texts != "", "valuesCountMap", escape=False))
+            texts = pd.Series(self.extra_pieces, dtype=object).reindex(rows).fillna("")
+            texts = texts.to_numpy(dtype=object)
+            slots.append(_text_slot(texts, texts != "", "valuesCountMap", escape=False))
         # the nonce: derived from seed, label and every field, unless a nonce column gives it
         h = _mix(_hash_labels(self.frame.index[rows]) ^ _seed(self.site_code, spec.name))
-        lens = np.full(m, len("eventType=") + len(spec.event_type) + len("&nonce=") + 16 + 1)
-        for p in pieces:
-            h = h * _GOLD + p.hashes  # an odd multiplier: each step keeps every bit of h
-            lens += p.lens
-        hexes = _hex_columns(_mix(h))
+        head = f"eventType={spec.event_type}".encode()
+        lens = np.full(m, len(head) + len("&nonce=") + 16 + 1, dtype=np.int64)
+        for slot in slots:
+            h = h * _GOLD + slot.hashes  # an odd multiplier: each step keeps every bit of h
+            lens += slot.lens
+        nonces = bytecols.hex16(_mix(h))
         given = self.columns.get("nonce")
         if given is not None:
-            ok &= self._given_nonces(_take(given, rows), rows, hexes)
-        # Line layout (parameter order is free): eventType first, the nonce last, so that the
-        # constants merge with their neighbours and a row is as few strings as possible.
-        cols: list[Any] = [f"eventType={spec.event_type}"]
-        for p in pieces:
-            for col in p.cols:
-                if isinstance(col, str) and col == "":
-                    continue  # a field absent on every row
-                if isinstance(col, str) and isinstance(cols[-1], str):
-                    cols[-1] += col  # "" (a field absent everywhere) or a constant name
-                else:
-                    cols.append(col)
-        if isinstance(cols[-1], str):  # the row ends with a constant: it leads the nonce
-            hexes[0] = cols.pop() + hexes[0]
-        cols.extend(hexes)
-        matrix = np.empty((m, len(cols)), dtype=object)
-        for j, col in enumerate(cols):
-            matrix[:, j] = col
-        return matrix, lens, ok
+            ok &= self._given_nonces(_take(given, rows), rows, nonces)
+        # Line layout (parameter order is free): eventType first, the nonce last.
+        parts = [head, *(p for slot in slots for p in slot.parts), b"&nonce=", nonces, b"\n"]
+        return _line_matrix(parts, m), lens, ok
 
-    def _given_nonces(
-        self, given: pd.Series, rows: np.ndarray, hexes: list[np.ndarray]
-    ) -> np.ndarray:
+    def _given_nonces(self, given: pd.Series, rows: np.ndarray, nonces: np.ndarray) -> np.ndarray:
         """Put the ``nonce`` column's values in place of the derived ones; the rows still ok."""
         has = given.notna().to_numpy()
         if not has.any():
@@ -777,21 +857,19 @@ class EventPlan:
         bad = has & ~good
         self.problems.add(rows[bad], "nonce", "not 16 hexadecimal characters")
         use = np.flatnonzero(has & good)
-        hexes[0][use] = "&nonce=" + text.to_numpy(dtype=object, na_value="")[use]
-        hexes[1][use] = hexes[2][use] = ""
-        hexes[3][use] = "\n"
+        if use.size:
+            chosen = "".join(text.to_numpy(dtype=object, na_value="")[use].tolist())
+            nonces[use] = np.frombuffer(chosen.encode("ascii"), dtype=np.uint8).reshape(-1, 16)
         return ~bad
 
-    def _identity_pieces(self, rows: np.ndarray) -> tuple[_Pieces, np.ndarray]:
+    def _identity_slot(self, rows: np.ndarray) -> tuple[_Slot, np.ndarray]:
         m = len(rows)
         first, *rest = self.identity
-        cache = None
         p, present, valid = _encode_field(
             FieldSpec(first.column, first.wire, "id"),
             self.columns.get(first.column),
             rows,
             self.problems,
-            cache,
         )
         if not rest:
             missing = ~present & valid
@@ -801,20 +879,17 @@ class EventPlan:
             return p, valid
         # visitor_code, else mapping_value, row by row
         second = rest[0]
-        need = ~present & valid
-        sub = np.flatnonzero(need)
+        sub = np.flatnonzero(~present & valid)
+        if sub.size == 0:
+            return p, valid
         q, q_present, q_valid = _encode_field(
             FieldSpec(second.column, second.wire, "id"),
             self.columns.get(second.column),
             rows[sub],
             self.problems,
         )
-        cols = [np.asarray(_broadcast(c, m), dtype=object).copy() for c in p.cols]
-        qcols = [_broadcast(c, len(sub)) for c in q.cols]
-        while len(cols) < len(qcols):
-            cols.append(np.full(m, "", dtype=object))
-        for c, qc in zip(cols, qcols, strict=False):
-            c[sub] = qc
+        parts = [_expand(c, np.arange(m), m) if isinstance(c, bytes) else c for c in p.parts]
+        parts += [_expand(c, sub, m) for c in q.parts]
         lens, hashes = p.lens.copy(), p.hashes.copy()
         lens[sub], hashes[sub] = q.lens, q.hashes
         valid = valid.copy()
@@ -826,37 +901,13 @@ class EventPlan:
                 rows[missing], f"{first.column}/{second.column}", "missing value (neither given)"
             )
             valid &= ~missing
-        return _Pieces(cols, lens, hashes), valid
-
-
-def _broadcast(col: Any, m: int) -> np.ndarray:
-    if isinstance(col, str):
-        return np.full(m, col, dtype=object)
-    return col
-
-
-#: "0000" .. "FFFF": a nonce is four lookups, placed in the line matrix without building strings;
-#: the first lookup carries "&nonce=", the last one the line's "\n".
-_HEX4 = np.array([f"{i:04X}" for i in range(65536)], dtype=object)
-_HEX4_FIRST = "&nonce=" + _HEX4
-_HEX4_LAST = _HEX4 + "\n"
-
-
-def _hex_columns(h: np.ndarray) -> list[np.ndarray]:
-    """``&nonce=XXXX``, ``XXXX``, ``XXXX``, ``XXXX\n`` for the 64-bit hashes ``h``."""
-    mask = np.uint64(0xFFFF)
-    return [
-        _HEX4_FIRST.take((h >> np.uint64(48)) & mask),
-        _HEX4.take((h >> np.uint64(32)) & mask),
-        _HEX4.take((h >> np.uint64(16)) & mask),
-        _HEX4_LAST.take(h & mask),
-    ]
+        return _Slot(parts, lens, hashes), valid
 
 
 def _chunk(
     matrix: np.ndarray, lens: np.ndarray, lead: np.ndarray, limit: int, max_lines: int | None
 ) -> Iterator[Batch]:
-    """Greedy runs of lines under ``limit`` bytes; one join per body."""
+    """Greedy runs of lines under ``limit`` bytes: a body is its rows' bytes less the NULs."""
     n = len(lens)
     if n == 0:
         return
@@ -868,8 +919,10 @@ def _chunk(
         stop = max(stop, start + 1)  # a single over-long line still goes (the server says 413)
         if max_lines:
             stop = min(stop, start + max_lines)
-        body = "".join(matrix[start:stop].ravel().tolist())  # a list joins faster than an array
-        yield Batch(body.encode("ascii"), lead[start:stop])
+        body = matrix[start:stop].tobytes().replace(b"\0", b"")
+        if len(body) != ends[stop - 1] - base:  # pragma: no cover - a NUL in the wire text
+            raise AssertionError("a line holds a NUL byte")
+        yield Batch(body, lead[start:stop])
         start = stop
 
 
