@@ -37,8 +37,12 @@ log = logging.getLogger(__name__)
 #: The report the demo executes, under the checkout's ``notebooks/``.
 REPORT_NOTEBOOK = "02-product-report.ipynb"
 
-#: Where the notebooks live in a source checkout (the package sits beside them).
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+#: Where the notebooks live: inside an installed wheel (``pyproject.toml`` force-includes
+#: them), else in the source checkout beside the package (an editable install).
+NOTEBOOKS_DIRS = (
+    Path(__file__).resolve().parent / "notebooks",
+    Path(__file__).resolve().parents[1] / "notebooks",
+)
 
 # The lab template, minus everything it would fetch from a CDN (require.js, MathJax, Mermaid, the
 # widget manager): the report has static content only (text, tables, PNG plots as data URIs)
@@ -84,14 +88,14 @@ def demo_identifiers(
 
 
 def find_notebook(name: str) -> Path:
-    """The path of ``notebooks/<name>`` in this checkout; a clear error when it is missing."""
-    path = NOTEBOOKS_DIR / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{name} not found in {NOTEBOOKS_DIR}: the demo runs from a source checkout of "
-            "kameleoon-pandas (pip install -e .), where notebooks/ sits beside the package"
-        )
-    return path
+    """The path of the shipped notebook ``name``; a clear error when it is missing."""
+    for folder in NOTEBOOKS_DIRS:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(
+        f"{name} not found in {' or '.join(map(str, NOTEBOOKS_DIRS))}: reinstall "
+        "kameleoon-pandas (its wheel ships the notebooks) or run from a source checkout"
+    )
 
 
 @contextlib.contextmanager
