@@ -5,23 +5,31 @@ iterate its :class:`Batch` es and post their bodies.
 
 How a line is built (data-api.md 3.2 and 3.4)
     ``eventType=conversion&visitorCode=..&goalId=..&revenue=..&negative=..&nonce=..`` (parameter
-    order is free). Every field is encoded column-wise: numbers, booleans and enumerations
-    through their distinct values (``pd.factorize``, each rendered once), strings through one
-    percent-encoding pass over only the values that need it, the nonce through a lookup table of
-    4-digit hex strings. A slice of rows becomes an object matrix of those strings (constants
-    merged, strings that need no escaping placed as they are) and a body is one ``"".join`` over
-    a run of its rows: no Python code runs per row. Percent-encoding leaves only ASCII, so a
-    line's length in characters is its length in bytes, which is what the size limits count.
+    order is free). Every field becomes a *byte column* (:mod:`.bytecols`): an ``(m, w)`` uint8
+    matrix, one NUL-padded value per row. Strings: one ``str.join`` of the slice's values, its
+    bytes percent-encoded in numpy only when some byte needs it, laid into the matrix. Numbers
+    in a numeric column: written by digit lookup tables (``repr`` for floats, whole numbers
+    for integers; floats that need more than 4 decimals go through their distinct values and
+    ``repr``). Booleans, enumerations and numbers held as text: through their distinct values
+    (``pd.factorize`` once per plan, each checked and rendered once). The nonce: 16 hex digits
+    by lookup. A slice's columns and constants go side by side into one byte matrix (a record
+    per line), and a body is a run of its rows with the NUL bytes deleted (``bytes.replace``):
+    no Python code runs per row. Percent-encoding leaves only ASCII, so a line's length in
+    characters is its length in bytes, which is what the size limits count.
 
 Nonces [chosen]
     16 upper-case hex digits of a 64-bit hash of: the site code and the kind (a blake2b seed),
-    the row's index label, and each field's encoded value in order (a field left out counts as
-    absent): ``h = mix(mix(label) ^ seed)``, then ``h = h * GOLD + siphash(value)`` per field,
-    and ``mix(h)`` (``mix`` is splitmix64's finaliser; ``siphash`` is pandas' keyed SipHash,
-    ``pd.util.hash_array`` with a fixed key, so the value is stable across runs and machines).
-    The same row under the same label always gets the same nonce, so the server drops the
-    second copy of anything it already stored; equal rows under different labels are distinct
-    events, and duplicate index labels are refused. A ``nonce`` column (16 hex digits) wins.
+    the row's index label, and each field's value in order (a field left out counts as
+    ``ABSENT``): ``h = mix(mix(label) ^ seed)``, then ``h = h * GOLD + value_hash`` per field,
+    and ``mix(h)``. ``mix`` is splitmix64's finaliser. A number's ``value_hash`` is
+    ``mix(float64 bits ^ NUMBER_SALT)``, however the frame held it (7, 7.0, "7"); a text's is
+    :func:`.bytecols.hash_matrix` of its encoded bytes (64-bit words folded by uint64
+    arithmetic). An integer label is hashed by value, any other label by its text. All of it is
+    plain uint64 arithmetic on arrays (distinct values hashed once), the same on every run and
+    machine. The same row under the same label always gets the same nonce, so the server drops
+    the second copy of anything it already stored; equal rows under different labels are
+    distinct events, and duplicate index labels are refused. A ``nonce`` column (16 hex
+    digits) wins.
 
 Custom data [chosen]
     A visitor feed gives one row per value of ``valuesCountMap``. Rows of one event are put back
@@ -342,24 +350,29 @@ def _absent_slot(m: int) -> _Slot:
 
 
 def _text_slot(
-    values: np.ndarray,
+    values: np.ndarray | list[str],
     present: np.ndarray,
     wire: str,
     escape: bool = True,
     char_lens: np.ndarray | None = None,
+    joined: str | None = None,
 ) -> _Slot:
     """The slot of (mostly distinct) strings: one pass over all their bytes, no row loop.
 
-    ``char_lens`` (each value's ``len``, when the caller has it) saves a pass.
+    ``char_lens`` (each value's ``len``) and ``joined`` (all of them end to end), when the
+    caller has them, save a pass.
     """
     name = f"&{wire}=".encode()
     m = len(values)
     every = bool(present.all())
     idx = None if every else np.flatnonzero(present)
     if not every:
-        values = values[idx]
+        values = np.asarray(values, dtype=object)[idx]
         char_lens = None if char_lens is None else char_lens[idx]
-    buf, lens = bytecols.utf8_buffer(values.tolist(), char_lens)
+        joined = None
+    if not isinstance(values, list):
+        values = values.tolist()
+    buf, lens = bytecols.utf8_buffer(values, char_lens, joined)
     if escape:
         buf, lens = bytecols.percent_encode(buf, lens)
     longest = int(lens.max()) if len(lens) else 0
@@ -379,35 +392,78 @@ def _text_slot(
     return _Slot([full], out_lens, out_hashes)
 
 
+def _width(part: bytes | np.ndarray) -> int:
+    """Bytes per row of a part: a constant, an ``(m, w)`` byte column or an ``(m,)`` void array."""
+    if isinstance(part, bytes):
+        return len(part)
+    return part.dtype.itemsize if part.ndim == 1 else part.shape[1]
+
+
 def _expand(part: bytes | np.ndarray, rows: np.ndarray, m: int) -> np.ndarray:
     """A part of ``len(rows)`` rows as a byte column of m rows (NUL elsewhere)."""
     if isinstance(part, bytes):
         part = np.frombuffer(part, dtype=np.uint8)
+    elif part.ndim == 1:
+        part = np.ascontiguousarray(part).view(np.uint8).reshape(len(part), -1)
     out = np.zeros((m, part.shape[-1]), dtype=np.uint8)
     out[rows] = part
     return out
 
 
-def _line_matrix(parts: list[bytes | np.ndarray], m: int) -> np.ndarray:
-    """The ``(m, width)`` byte matrix of lines from their parts in order (NUL = nothing)."""
+@dataclass
+class _Scratch:
+    """The last slice's line matrix, kept for the next: same layout, same constants, so only
+    the columns that change are written (and no fresh pages are touched)."""
+
+    key: tuple = ()
+    rows: np.ndarray | None = None
+
+
+def _line_matrix(
+    parts: list[bytes | np.ndarray], m: int, scratch: _Scratch | None = None
+) -> np.ndarray:
+    """The ``(m, width)`` byte matrix of lines from their parts in order (NUL = nothing).
+
+    With ``scratch`` the matrix is the scratch's memory, valid until the next call.
+    """
     merged: list[bytes | np.ndarray] = []
     for part in parts:
         if isinstance(part, bytes) and merged and isinstance(merged[-1], bytes):
             merged[-1] += part
-        elif len(part) if isinstance(part, bytes) else part.shape[1]:  # skip what is empty
+        elif _width(part):  # skip what is empty
             merged.append(part)
-    widths = [len(p) if isinstance(p, bytes) else p.shape[1] for p in merged]
+    widths = [_width(p) for p in merged]
     _check_cells(m, sum(widths))
-    out = np.empty((m, sum(widths)), dtype=np.uint8)
-    at = 0
-    for part, width in zip(merged, widths, strict=True):
-        out[:, at : at + width] = np.frombuffer(part, np.uint8) if isinstance(part, bytes) else part
-        at += width
-    return out
+    # one record of void fields per line: a part is copied as a whole per row, not byte by byte
+    layout = np.dtype(
+        {
+            "names": [f"p{i}" for i in range(len(merged))],
+            "formats": [f"V{w}" for w in widths],
+            "offsets": np.cumsum([0, *widths[:-1]]).tolist(),
+            "itemsize": sum(widths),
+        }
+    )
+    key = (layout, *(p if isinstance(p, bytes) else None for p in merged))
+    if scratch is not None and scratch.key == key and len(scratch.rows) >= m:
+        out, fresh = scratch.rows[:m], False
+    else:
+        out, fresh = np.empty(m, dtype=layout), True
+        if scratch is not None:
+            scratch.key, scratch.rows = key, out
+    for i, (part, width) in enumerate(zip(merged, widths, strict=True)):
+        if isinstance(part, bytes):
+            if fresh:
+                out[f"p{i}"] = np.void(part)
+        elif part.ndim == 1:
+            out[f"p{i}"] = part
+        else:
+            out[f"p{i}"] = np.ascontiguousarray(part).view(f"V{width}")[:, 0]
+    return out.view(np.uint8).reshape(m, sum(widths))
 
 
 def _float_text(value: float) -> str:
-    return repr(float(value))
+    # "1e+16": a bare "+" would reach the server as a space
+    return repr(float(value)).replace("+", "%2B")
 
 
 def _int_text(value: float) -> str:
@@ -426,9 +482,11 @@ def _json_text(value: Any) -> str:
 
 
 def _to_object_strings(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(values as an object array of str, present mask)."""
+    """(values as an object array of str, None where missing; present mask). Read only."""
     present = series.notna().to_numpy()
-    values = series.to_numpy(dtype=object, na_value=None)
+    values = series.to_numpy(dtype=object)  # the frame's own array when it has one: no copy
+    if not present.all():
+        values = np.where(present, values, None)
     if not pd.api.types.is_string_dtype(series.dtype) or (
         series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) != "string"
     ):
@@ -436,6 +494,18 @@ def _to_object_strings(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         idx = np.flatnonzero(present)
         values[idx] = [v if isinstance(v, str) else str(v) for v in values[idx]]
     return values, present
+
+
+def _all_texts(series: pd.Series) -> tuple[list[str], np.ndarray, str] | None:
+    """(values, their lengths, all of them end to end) when every cell is a str, else None."""
+    if not (isinstance(series.dtype, pd.StringDtype) or series.dtype == np.dtype(object)):
+        return None
+    values = series.to_numpy(dtype=object).tolist()
+    try:
+        joined = "".join(values)  # raises on anything but str: a missing cell, a number
+    except TypeError:
+        return None
+    return values, np.fromiter(map(len, values), dtype=np.int64, count=len(values)), joined
 
 
 def _to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -485,11 +555,15 @@ class _Factor:
     reasons: list[str]
 
 
-#: Types encoded through their distinct values (the others are mostly distinct texts).
+#: Types encoded through their distinct values (the others are mostly distinct texts); numbers
+#: in a numeric column are written directly (:func:`_number_field`).
 _FACTOR_TYPES = {"int", "count", "float", "bool", "browser", "os", "device"}
+_NUMBER_TYPES = {"int", "count", "float"}
 
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    if series.dtype == np.dtype(bool):  # no hashing needed
+        return series.to_numpy().view(np.int8), pd.Series([False, True])
     try:
         codes, uniques = series.factorize(use_na_sentinel=True)
     except TypeError:  # unhashable cells (lists, dicts): by their text, which will not convert
@@ -555,9 +629,73 @@ def _build_factor(spec: FieldSpec, series: pd.Series) -> _Factor:
     all_lens = np.zeros(k + 1, dtype=np.int64)
     all_lens[ok] = lens
     hashes = np.full(k + 1, _ABSENT, dtype=np.uint64)
-    hashes[ok] = bytecols.hash_texts(texts)
+    if kind in _NUMBER_TYPES:  # a number by its value, however the frame wrote it
+        hashes[ok] = bytecols.number_hashes(np.asarray(values, dtype=np.float64)[ok])
+    else:
+        hashes[ok] = bytecols.hash_texts(texts)
     codes = np.where(codes < 0, k, codes).astype(np.int32 if k < 2**31 - 1 else np.int64)
     return _Factor(codes, table, all_lens, hashes, np.append(reason, np.int8(0)), reasons)
+
+
+def _plain_numeric(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _number_field(
+    spec: FieldSpec, s: pd.Series, positions: np.ndarray, problems: _Problems
+) -> tuple[_Slot, np.ndarray, np.ndarray]:
+    """(slot, present, bad) of a numeric column's rows, checked and written row-wise in numpy."""
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    present = s.notna().to_numpy()
+    bad = np.zeros(len(values), dtype=bool)
+
+    def flag(mask: np.ndarray, reason: str) -> None:
+        nonlocal bad
+        mask = mask & ~bad
+        if mask.any():
+            problems.add(positions[mask], spec.column, reason)
+            bad |= mask
+
+    flag(present & ~np.isfinite(values), "not a finite number")
+    if spec.type in ("int", "count"):
+        flag(present & (np.floor(values) != values), "not an integer")
+        flag(present & (np.abs(values) >= 2**53), "integer out of range")
+        if spec.type == "count":
+            flag(present & (values < 1), "must be at least 1")
+    ok = present & ~bad
+    every = bool(ok.all())
+    sub = values if every else values[ok]
+    d = 0 if spec.type != "float" else bytecols.decimals(sub)
+    if d is not None:
+        mat, lens = bytecols.decimal_text(sub, d, point=spec.type == "float")
+    else:  # floats that need more digits: through their distinct values and repr
+        codes, uniques = pd.factorize(sub.view(np.int64))  # by bits: -0.0 is not 0.0
+        texts = [_float_text(v) for v in uniques.view(np.float64).tolist()]
+        buf, table_lens = bytecols.utf8_buffer(texts)
+        mat = bytecols.pack(buf, table_lens, int(table_lens.max())).take(codes, axis=0)
+        lens = table_lens[codes]
+    name = f"&{spec.wire}=".encode()
+    hashes = bytecols.number_hashes(sub)
+    if every:
+        return _Slot([name, mat], lens + len(name), hashes), present, bad
+    idx = np.flatnonzero(ok)
+    m = len(values)
+    return (
+        _Slot(
+            [_expand(name, idx, m), _expand(mat, idx, m)],
+            _scatter(lens + len(name), idx, m, 0),
+            _scatter(hashes, idx, m, _ABSENT),
+        ),
+        present,
+        bad,
+    )
+
+
+def _scatter(values: np.ndarray, idx: np.ndarray, m: int, fill: Any) -> np.ndarray:
+    out = np.full(m, fill, dtype=values.dtype)
+    out[idx] = values
+    return out
 
 
 def _factor_field(
@@ -595,7 +733,9 @@ def _encode_field(
             problems.add(positions, spec.column, "missing value")
         return _absent_slot(m), present, ~present if spec.required else np.ones(m, bool)
     kind = spec.type
-    if kind in _FACTOR_TYPES:
+    if kind in _NUMBER_TYPES and _plain_numeric(series):
+        slot, present, bad = _number_field(spec, _take(series, positions), positions, problems)
+    elif kind in _FACTOR_TYPES:
         key = (spec.column, spec.wire, kind)
         factors = {} if factors is None else factors
         if key not in factors:
@@ -612,18 +752,23 @@ def _encode_field(
                 bad |= mask
 
         if kind in ("str", "id"):
-            values, present = _to_object_strings(s)
-            lens = None
-            if kind == "id":
+            texts = _all_texts(s)
+            if texts is not None:  # the usual case: no missing cell, nothing to convert
+                values, lens, joined = texts
+                present = np.ones(m, dtype=bool)
+            else:
+                (values, present), lens, joined = _to_object_strings(s), None, None
+            if kind == "id" and lens is None:
                 if present.all():
                     lens = np.fromiter(map(len, values.tolist()), dtype=np.int64, count=m)
                 else:
                     lens = np.zeros(m, dtype=np.int64)
                     idx = np.flatnonzero(present)
                     lens[idx] = np.fromiter(map(len, values[idx]), dtype=np.int64, count=len(idx))
+            if kind == "id":
                 flag(present & (lens == 0), "empty identifier")
                 flag(lens > MAX_ID_LENGTH, f"longer than {MAX_ID_LENGTH} characters")
-            slot = _text_slot(values, present & ~bad, spec.wire, char_lens=lens)
+            slot = _text_slot(values, present & ~bad, spec.wire, char_lens=lens, joined=joined)
         elif kind == "json":
             values = s.to_numpy(dtype=object, na_value=None)
             present = np.array([_present_object(v) for v in values], dtype=bool)
@@ -726,6 +871,7 @@ class EventPlan:
     extra_pieces: dict[int, str] = field(default_factory=dict)  # lead row -> valuesCountMap text
     problems: _Problems = field(default_factory=_Problems)
     _factors: dict[tuple[str, str, str], _Factor] = field(default_factory=dict)
+    _scratch: _Scratch = field(default_factory=_Scratch)
 
     def kind_code(self, name: str) -> int:
         return list(self.kinds).index(name)
@@ -762,7 +908,8 @@ class EventPlan:
                 rows = max(1, len(lead) // 2)
                 continue
             start += len(lead)
-            rows = min(slice_rows, rows * 2)
+            # as many rows next time as fit this slice's line width (back up after a long one)
+            rows = max(1, min(slice_rows, _MAX_CELLS // max(1, matrix.shape[1])))
             if not ok.all():
                 if self.members:  # a refused event refuses every row it was built from
                     for e in lead[~ok].tolist():
@@ -779,7 +926,7 @@ class EventPlan:
         codes = self.row_kind[lead]
         specs = list(self.kinds.values())
         if m and (codes == codes[0]).all():  # the usual case: one kind, no copying
-            return self._encode_kind(specs[codes[0]], lead)
+            return self._encode_kind(specs[codes[0]], lead, self._scratch)
         parts = []
         for code in np.unique(codes):
             sel = np.flatnonzero(codes == code)
@@ -798,9 +945,12 @@ class EventPlan:
         return [c for c in self.columns if c not in _PRODUCT_CONTROL]
 
     def _encode_kind(
-        self, spec: KindSpec, rows: np.ndarray
+        self, spec: KindSpec, rows: np.ndarray, scratch: _Scratch | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The line matrix of ``rows`` (all of kind ``spec``): lengths include the newline."""
+        """The line matrix of ``rows`` (all of kind ``spec``): lengths include the newline.
+
+        With ``scratch`` the matrix is only valid until the next slice is encoded.
+        """
         m = len(rows)
         slots: list[_Slot] = []
         ok = np.ones(m, dtype=bool)
@@ -845,7 +995,7 @@ class EventPlan:
             ok &= self._given_nonces(_take(given, rows), rows, nonces)
         # Line layout (parameter order is free): eventType first, the nonce last.
         parts = [head, *(p for slot in slots for p in slot.parts), b"&nonce=", nonces, b"\n"]
-        return _line_matrix(parts, m), lens, ok
+        return _line_matrix(parts, m, scratch), lens, ok
 
     def _given_nonces(self, given: pd.Series, rows: np.ndarray, nonces: np.ndarray) -> np.ndarray:
         """Put the ``nonce`` column's values in place of the derived ones; the rows still ok."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import numpy as np
 import pandas as pd
@@ -412,3 +413,163 @@ def test_product_columns_can_be_renamed():
         df, "purchase", site_code="s", columns={"ean": "sku", "quantity": "qty"}
     )
     assert params(lines_of(buy)[0])["quantity"] == "3"
+
+
+# -- the byte-column encoder: what it writes is what Python would write ------------------------
+
+MASK = 2**64 - 1
+GOLD = 0x9E3779B97F4A7C15
+
+
+def ref_mix(x: int) -> int:
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & MASK
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def ref_text_hash(raw: bytes) -> int:
+    h = len(raw) * GOLD
+    for k in range(0, len(raw), 8):
+        key = ((k >> 3) + 1) * GOLD & MASK
+        h += ref_mix((int.from_bytes(raw[k : k + 8], "little") + key) & MASK) - ref_mix(key)
+    return ref_mix(h & MASK)
+
+
+def ref_number_hash(x: float) -> int:
+    bits = int.from_bytes(np.float64(x).tobytes(), "little")
+    return ref_mix(bits ^ 0x243F6A8885A308D3)
+
+
+def ref_nonce(site: str, kind: str, label: int, field_hashes: list[int]) -> str:
+    """The nonce scheme of the module docstring, one row at a time with Python integers."""
+    digest = hashlib.blake2b(f"{site}\x1f{kind}".encode(), digest_size=8).digest()
+    h = ref_mix(ref_mix(label & MASK) ^ int.from_bytes(digest, "big"))
+    for fh in field_hashes:
+        h = (h * GOLD + fh) & MASK
+    return f"{ref_mix(h):016X}"
+
+
+ABSENT = 0x6A09E667F3BCC908
+
+
+def test_nonces_follow_the_documented_scheme():
+    codes = ["v1", "été 東京 🎉", "a&b=c\n", "x" * 100]
+    df = pd.DataFrame(
+        {
+            "visitor_code": codes,
+            "goal_id": [7, 12, 7, 999_999],
+            "revenue": [19.99, -0.0, 0.1 + 0.2, 1e300],
+            "negative": [False, True, False, False],
+        },
+        index=[5, -3, 2**40, 0],
+    )
+    got = [params(x) for x in lines_of(plan_visit_events(df, "conversion", site_code="s1"))]
+    want = [
+        ref_nonce(
+            "s1",
+            "conversion",
+            label,
+            [
+                ref_text_hash(quote(code, safe="").encode()),
+                ref_number_hash(goal),
+                ref_number_hash(revenue),
+                ref_text_hash(b"true" if negative else b"false"),
+                ABSENT,  # metadata: no column
+            ],
+        )
+        for label, code, goal, revenue, negative in zip(
+            df.index, codes, df.goal_id, df.revenue, df.negative, strict=True
+        )
+    ]
+    assert [p["nonce"] for p in got] == want
+    assert [p["visitorCode"] for p in got] == codes
+
+
+def test_numbers_are_written_as_python_writes_them():
+    rng = np.random.default_rng(7)
+    floats = np.concatenate(
+        [
+            np.rint(rng.uniform(-1e10, 1e10, 300)) / 10.0 ** rng.integers(0, 5, 300),
+            rng.normal(0, 1, 50),  # full precision: through repr
+            [0.0, -0.0, 1.0, 0.5, 1e15, 5e15, 12345678901.25, 0.0001, 1e-5, 1e16, 1e300, 99.9],
+        ]
+    )
+    ints = np.concatenate([rng.integers(-(2**52), 2**52, 300), [0, 1, -1, 999, 1000, 2**53 - 1]])
+    for chunk in (floats, floats[:300], floats[300:], np.round(floats[:300], 2)):
+        df = pd.DataFrame({"visitor_code": "v", "goal_id": 1, "revenue": chunk})
+        got = [
+            params(x)["revenue"]
+            for x in lines_of(plan_visit_events(df, "conversion", site_code="s"))
+        ]
+        assert got == [repr(float(v)) for v in chunk]
+    df = pd.DataFrame({"visitor_code": "v", "goal_id": ints})
+    got = [
+        params(x)["goalId"] for x in lines_of(plan_visit_events(df, "conversion", site_code="s"))
+    ]
+    assert got == [str(int(v)) for v in ints]
+
+
+def test_a_row_is_the_same_line_whatever_its_slice_and_column_types():
+    df = pd.DataFrame(
+        {
+            "visitor_code": [f"visitor-{i}" if i % 3 else f"v&{i}é" for i in range(40)],
+            "goal_id": np.arange(40) * 37,
+            "revenue": np.round(np.linspace(-5, 1000, 40), 2),
+            "negative": [i % 5 == 0 for i in range(40)],
+        }
+    )
+    whole = lines_of(plan_visit_events(df, "conversion", site_code="s"))
+    assert lines_of(plan_visit_events(df, "conversion", site_code="s"), slice_rows=7) == whole
+    as_text = df.astype({"goal_id": str, "revenue": object, "negative": str})
+    assert lines_of(plan_visit_events(as_text, "conversion", site_code="s")) == whole
+    with_gaps = df.astype({"goal_id": "Int64"})
+    with_gaps.loc[3, "revenue"] = np.nan  # refused; every other line unchanged
+    plan = plan_visit_events(with_gaps, "conversion", site_code="s")
+    assert lines_of(plan) == whole[:3] + whole[4:]
+    assert plan.invalid["index"].tolist() == [3]
+
+
+def test_long_texts_split_the_slice_and_report_each_problem_once(monkeypatch):
+    df = pd.DataFrame(
+        {
+            "visitor_code": [f"v{i}" for i in range(300)],
+            "href": [f"https://shop.example/{'p' * (i % 97)}?q={i}" for i in range(300)],
+            "title": ["t&i = " * 30] * 300,
+        }
+    )
+    df.loc[123, "visitor_code"] = "x" * 101
+    expected = lines_of(plan_visit_events(df, "page", site_code="s"))
+    monkeypatch.setattr(encode, "_MAX_CELLS", 4_000)  # about 15 rows of these at a time
+    plan = plan_visit_events(df, "page", site_code="s")
+    assert lines_of(plan) == expected and len(expected) == 299
+    assert plan.invalid.to_dict("records") == [
+        {"index": 123, "column": "visitor_code", "reason": "longer than 100 characters"}
+    ]
+
+
+def test_byte_columns_percent_encode_like_quote():
+    from kameleoon_pandas.frames import bytecols
+
+    values = [
+        "",
+        "plain",
+        "a&b=c+d e",
+        "\x00\x01\n\r\t",
+        "été 東京 🎉",
+        "".join(map(chr, range(128))),
+    ]
+    buf, lens = bytecols.utf8_buffer(values)
+    buf, lens = bytecols.percent_encode(buf, lens)
+    mat = bytecols.pack(buf, lens)
+    assert [bytes(row[:n]).decode() for row, n in zip(mat, lens, strict=True)] == [
+        quote(v, safe="") for v in values
+    ]
+    # the padding never changes a hash
+    wider = np.zeros((len(values), mat.shape[1] + 16), dtype=np.uint8)
+    wider[:, : mat.shape[1]] = mat
+    assert (bytecols.hash_matrix(wider, lens) == bytecols.hash_matrix(mat, lens)).all()
+    assert bytecols.hash_matrix(mat, lens).tolist() == [
+        ref_text_hash(quote(v, safe="").encode()) for v in values
+    ]
