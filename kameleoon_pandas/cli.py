@@ -125,6 +125,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .emulator.options import EmulatorOptions
     from .emulator.server import run_foreground
 
     def announce(server: Any) -> None:
@@ -157,15 +158,8 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             on_ready=announce,
             access_log=args.access_log,
-            require_auth=args.require_auth,
-            strict=args.strict,
-            latency_ms=args.latency_ms,
-            fault_rate=args.fault_rate,
-            token_ttl=args.token_ttl,
-            client_id=args.client_id,
-            client_secret=args.client_secret,
-            max_event_body=args.max_event_body,
-            max_small_body=args.max_small_body,
+            # Every EmulatorOptions field has the flag of the same name (--token-ttl: token_ttl).
+            **{name: getattr(args, name) for name in EmulatorOptions.field_names()},
         )
     except OSError as exc:
         print(

@@ -89,8 +89,7 @@ def _numeric(series: pd.Series) -> pd.Series:
 
 def _naive_utc(times: pd.Series) -> pd.Series:
     # Matplotlib's date converter wants naive or plain datetimes; label the axis "UTC" instead.
-    times = pd.to_datetime(times, utc=True)
-    return times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return pd.to_datetime(times, utc=True).dt.tz_localize(None)
 
 
 def describe_freq(step: pd.Timedelta | None) -> str:

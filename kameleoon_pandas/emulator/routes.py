@@ -111,11 +111,23 @@ class Handlers:
         self.state = state
         self.options = options
 
-    # -- shared: record or refuse bad lines ---------------------------------------------------
+    # -- shared by the two event endpoints -----------------------------------------------------
+
+    async def _event_body(
+        self, request: Request, id_param: str
+    ) -> tuple[str, str | None, list[wire.RawEvent], list[wire.Rejection]]:
+        """``(site, the id given in the query, raw events, undecodable lines)`` of an event POST."""
+        site = _site(request)
+        json_body = wire.query_bool(request.query_params.get("json"), "json")
+        query_id = _optional_identifier(request, id_param)
+        body = await _read_body(request, self.options.max_event_body)
+        raws, rejections = _decode(body, json_body)
+        return site, query_id, raws, rejections
 
     def _settle_rejections(self, site: str, path: str, rejections: list[wire.Rejection]) -> None:
         if not rejections:
             return
+        rejections.sort(key=lambda r: r.line)
         # [chosen] bad lines are dropped (as the real service does after its 204) and kept with
         # their reason; strict mode refuses the whole body instead, naming the line and field.
         self.state.record_rejected(
@@ -168,12 +180,7 @@ class Handlers:
     # -- visits ----------------------------------------------------------------------------------
 
     async def visit_events(self, request: Request) -> Response:
-        site = _site(request)
-        query = request.query_params
-        json_body = wire.query_bool(query.get("json"), "json")
-        query_visitor = _optional_identifier(request, "visitorCode")
-        body = await _read_body(request, self.options.max_event_body)
-        raws, rejections = _decode(body, json_body)
+        site, query_visitor, raws, rejections = await self._event_body(request, "visitorCode")
         now = now_ms()  # no event carries a client time: it is the time of receipt [sure]
         seq = self.state.next_seq(len(raws))
         rows: list[tuple] = []
@@ -210,7 +217,6 @@ class Handlers:
             stored = text if text and text[0] != "{" else dumps(event.data, separators=_COMPACT)
             rows.append((site, visitor, event.nonce, now, seq, event.kind, stored))
             seq += 1
-        rejections.sort(key=lambda r: r.line)
         self._settle_rejections(site, "/visit/events", rejections)
         self.state.insert_visit_events(site, rows, links)
         return Response(status_code=204)
@@ -291,12 +297,7 @@ class Handlers:
     # -- products --------------------------------------------------------------------------------
 
     async def product_events(self, request: Request) -> Response:
-        site = _site(request)
-        query = request.query_params
-        json_body = wire.query_bool(query.get("json"), "json")
-        query_ean = _optional_identifier(request, "ean")
-        body = await _read_body(request, self.options.max_event_body)
-        raws, rejections = _decode(body, json_body)
+        site, query_ean, raws, rejections = await self._event_body(request, "ean")
         now = now_ms()
         seq = self.state.next_seq(len(raws))
         rows: list[tuple] = []
@@ -315,7 +316,6 @@ class Handlers:
             bought = event.quantity if event.kind == "productBuy" else 0
             rows.append((site, event.ean, nonce, now, views, atc, bought))
             attributes.append(event.attributes)
-        rejections.sort(key=lambda r: r.line)
         self._settle_rejections(site, "/product/events", rejections)
         self.state.insert_product_events(site, rows, attributes)
         return Response(status_code=204)
@@ -372,8 +372,8 @@ class Handlers:
         )
         body = await _read_body(request, self.options.max_small_body)
         try:
-            data = json.loads(body) if body.strip() else None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            data = wire.loads(body) if body.strip() else None
+        except ValueError as exc:  # malformed JSON, NaN or Infinity, bad UTF-8
             raise ApiError(400, "invalid_body", f"the JSON body is malformed: {exc}") from None
         if not isinstance(data, dict):
             raise ApiError(400, "invalid_body", 'the body must be a JSON object {"<key>": {...}}')

@@ -161,7 +161,7 @@ def serve(
                     f"the emulator failed to start: {failure[0] if failure else '?'}"
                 )
             if time.monotonic() > deadline:
-                raise RuntimeError("the emulator did not start within 20 s")
+                raise RuntimeError(f"the emulator did not start within {_READY_TIMEOUT:g} s")
             time.sleep(0.005)
         yield EmulatorServer(f"http://{host}:{bound_port}", options, state, site_codes)
     finally:

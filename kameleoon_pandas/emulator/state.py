@@ -12,7 +12,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,9 @@ class EmulatorState:
         self._conn.executescript(_SCHEMA)
         row = self._conn.execute("SELECT MAX(seq) FROM visit_events").fetchone()
         self._seq = (row[0] or 0) + 1
-        self._tokens: dict[str, float] = {}  # token -> expiry (time.time() seconds)
+        self._tokens: dict[str, float] = {}  # token -> expiry, in ``clock()`` seconds
+        #: Seconds since the epoch, for token lifetimes (a test may swap in a frozen clock).
+        self.clock: Callable[[], float] = time.time
         self._closed = False
 
     def __repr__(self) -> str:
@@ -98,6 +101,19 @@ class EmulatorState:
             first = self._seq
             self._seq += count
             return first
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside ``BEGIN`` .. ``COMMIT``, under the lock; ``ROLLBACK`` on error."""
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def _touch_site(self, site_code: str) -> None:
         self._conn.execute("INSERT OR IGNORE INTO sites VALUES (?)", (site_code,))
@@ -150,7 +166,7 @@ class EmulatorState:
         """Create a bearer token valid for ``ttl`` seconds (``value`` to register a known one)."""
         token = value or secrets.token_urlsafe(24)
         with self._lock:
-            self._tokens[token] = time.time() + ttl
+            self._tokens[token] = self.clock() + ttl
         return token
 
     def token_status(self, token: str) -> str:
@@ -159,7 +175,7 @@ class EmulatorState:
             expiry = self._tokens.get(token)
         if expiry is None:
             return "unknown"
-        return "valid" if time.time() < expiry else "expired"
+        return "valid" if self.clock() < expiry else "expired"
 
     # -- visits ----------------------------------------------------------------------------------
 
@@ -167,18 +183,11 @@ class EmulatorState:
         self, site_code: str, rows: Sequence[VisitRow], links: Sequence[tuple[str, str, str]] = ()
     ) -> None:
         """Store events in one transaction; a known ``(site, visitor, nonce)`` is dropped."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
-                self._touch_site(site_code)
-                conn.executemany("INSERT OR IGNORE INTO visit_events VALUES (?,?,?,?,?,?,?)", rows)
-                if links:
-                    conn.executemany("INSERT OR IGNORE INTO mappings VALUES (?,?,?)", links)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            self._touch_site(site_code)
+            conn.executemany("INSERT OR IGNORE INTO visit_events VALUES (?,?,?,?,?,?,?)", rows)
+            if links:
+                conn.executemany("INSERT OR IGNORE INTO mappings VALUES (?,?,?)", links)
 
     def linked_visitors(self, site_code: str, mapping_value: str) -> list[str]:
         """Visitor codes linked to a mapping value by ``customData`` with ``mappingIdentifier``."""
@@ -206,30 +215,22 @@ class EmulatorState:
 
     def forget(self, site_code: str, visitor_codes: Sequence[str]) -> None:
         """Delete every event and mapping link of those visitors in that site."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
-                for chunk in _chunks(list(visitor_codes)):
-                    marks = ",".join("?" * len(chunk))
-                    params = (site_code, *chunk)
-                    conn.execute(
-                        "DELETE FROM visit_events"
-                        f" WHERE site_code = ? AND visitor_code IN ({marks})",
-                        params,
-                    )
-                    conn.execute(
-                        f"DELETE FROM mappings WHERE site_code = ? AND visitor_code IN ({marks})",
-                        params,
-                    )
-                    conn.execute(
-                        f"DELETE FROM mappings WHERE site_code = ? AND mapping_value IN ({marks})",
-                        params,
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            for chunk in _chunks(list(visitor_codes)):
+                marks = ",".join("?" * len(chunk))
+                params = (site_code, *chunk)
+                conn.execute(
+                    f"DELETE FROM visit_events WHERE site_code = ? AND visitor_code IN ({marks})",
+                    params,
+                )
+                conn.execute(
+                    f"DELETE FROM mappings WHERE site_code = ? AND visitor_code IN ({marks})",
+                    params,
+                )
+                conn.execute(
+                    f"DELETE FROM mappings WHERE site_code = ? AND mapping_value IN ({marks})",
+                    params,
+                )
 
     # -- products --------------------------------------------------------------------------------
 
@@ -241,42 +242,33 @@ class EmulatorState:
         ``attributes[i]`` belongs to ``rows[i]`` (None for other events). A known
         ``(site, ean, nonce)`` is dropped, and so are its attributes: a retry changes nothing.
         """
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
-                self._touch_site(site_code)
-                plain = [row for row, attrs in zip(rows, attributes, strict=True) if not attrs]
-                conn.executemany(
-                    "INSERT OR IGNORE INTO product_events VALUES (?,?,?,?,?,?,?)", plain
-                )
-                merged: dict[str, dict[str, Any]] = {}
-                for row, attrs in zip(rows, attributes, strict=True):
-                    if not attrs:
-                        continue
-                    before = conn.total_changes
-                    conn.execute("INSERT OR IGNORE INTO product_events VALUES (?,?,?,?,?,?,?)", row)
-                    if conn.total_changes == before:
-                        continue  # a duplicate nonce
-                    ean = row[1]
-                    if ean not in merged:
-                        found = conn.execute(
-                            "SELECT data FROM product_data WHERE site_code = ? AND ean = ?",
-                            (site_code, ean),
-                        ).fetchone()
-                        merged[ean] = json.loads(found[0]) if found else {}
-                    merged[ean].update(attrs)
-                conn.executemany(
-                    "INSERT OR REPLACE INTO product_data VALUES (?,?,?)",
-                    [
-                        (site_code, ean, json.dumps(data, separators=(",", ":")))
-                        for ean, data in merged.items()
-                    ],
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            self._touch_site(site_code)
+            plain = [row for row, attrs in zip(rows, attributes, strict=True) if not attrs]
+            conn.executemany("INSERT OR IGNORE INTO product_events VALUES (?,?,?,?,?,?,?)", plain)
+            merged: dict[str, dict[str, Any]] = {}
+            for row, attrs in zip(rows, attributes, strict=True):
+                if not attrs:
+                    continue
+                before = conn.total_changes
+                conn.execute("INSERT OR IGNORE INTO product_events VALUES (?,?,?,?,?,?,?)", row)
+                if conn.total_changes == before:
+                    continue  # a duplicate nonce
+                ean = row[1]
+                if ean not in merged:
+                    found = conn.execute(
+                        "SELECT data FROM product_data WHERE site_code = ? AND ean = ?",
+                        (site_code, ean),
+                    ).fetchone()
+                    merged[ean] = json.loads(found[0]) if found else {}
+                merged[ean].update(attrs)
+            conn.executemany(
+                "INSERT OR REPLACE INTO product_data VALUES (?,?,?)",
+                [
+                    (site_code, ean, json.dumps(data, separators=(",", ":")))
+                    for ean, data in merged.items()
+                ],
+            )
 
     def product_counters(
         self, site_code: str, eans: Sequence[str], time_begin: int | None, time_end: int | None
@@ -327,40 +319,33 @@ class EmulatorState:
     ) -> None:
         """Merge fields into stored maps: ``None`` deletes a field, ``{}`` deletes the key."""
         expires = now + ttl_ms
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
-                self._touch_site(site_code)
-                for key, fields in updates.items():
-                    if not fields:
-                        conn.execute(
-                            "DELETE FROM maps WHERE site_code = ? AND key = ?", (site_code, key)
-                        )
-                        continue
-                    row = conn.execute(
-                        "SELECT data, expires_at FROM maps WHERE site_code = ? AND key = ?",
-                        (site_code, key),
-                    ).fetchone()
-                    stored = json.loads(row[0]) if row and row[1] > now else {}
-                    for name, value in fields.items():
-                        if value is None:
-                            stored.pop(name, None)
-                        else:
-                            stored[name] = value
-                    if stored:
-                        conn.execute(
-                            "INSERT OR REPLACE INTO maps VALUES (?,?,?,?)",
-                            (site_code, key, json.dumps(stored, separators=(",", ":")), expires),
-                        )
+        with self._transaction() as conn:
+            self._touch_site(site_code)
+            for key, fields in updates.items():
+                if not fields:
+                    conn.execute(
+                        "DELETE FROM maps WHERE site_code = ? AND key = ?", (site_code, key)
+                    )
+                    continue
+                row = conn.execute(
+                    "SELECT data, expires_at FROM maps WHERE site_code = ? AND key = ?",
+                    (site_code, key),
+                ).fetchone()
+                stored = json.loads(row[0]) if row and row[1] > now else {}
+                for name, value in fields.items():
+                    if value is None:
+                        stored.pop(name, None)
                     else:
-                        conn.execute(
-                            "DELETE FROM maps WHERE site_code = ? AND key = ?", (site_code, key)
-                        )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                        stored[name] = value
+                if stored:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO maps VALUES (?,?,?,?)",
+                        (site_code, key, json.dumps(stored, separators=(",", ":")), expires),
+                    )
+                else:
+                    conn.execute(
+                        "DELETE FROM maps WHERE site_code = ? AND key = ?", (site_code, key)
+                    )
 
     # -- rejected lines --------------------------------------------------------------------------
 
@@ -396,15 +381,9 @@ class EmulatorState:
 
     def bulk_write(self, statements: Sequence[tuple[str, Iterable[tuple]]]) -> None:
         """Run several ``executemany`` in one transaction (the demo seeder writes this way)."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
-            try:
+        with self._lock:  # held until _seq is updated too
+            with self._transaction() as conn:
                 for sql, rows in statements:
                     conn.executemany(sql, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             row = conn.execute("SELECT MAX(seq) FROM visit_events").fetchone()
             self._seq = max(self._seq, (row[0] or 0) + 1)

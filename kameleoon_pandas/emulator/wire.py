@@ -53,6 +53,15 @@ class BodyError(ValueError):
     """The body as a whole cannot be decoded (bad UTF-8, not a JSON array)."""
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` refusing ``NaN`` and ``Infinity``: not JSON, strict readers choke on them."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
 # -- decoding the two encodings ------------------------------------------------------------------
 
 
@@ -120,11 +129,13 @@ def _split_params(line: str) -> dict[str, str]:
 
 def _decode_json(text: str) -> tuple[list[RawEvent], list[Rejection]]:
     try:
-        data = json.loads(text) if text.strip() else []
+        data = loads(text) if text.strip() else []
     except json.JSONDecodeError as exc:
         raise BodyError(
             f"the JSON body is malformed (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except ValueError as exc:
+        raise BodyError(f"the JSON body is malformed: {exc}") from None
     if isinstance(data, dict):
         data = [data]  # [chosen] a single object is read as a one-event array
     if not isinstance(data, list):
@@ -191,7 +202,7 @@ def to_str(value: Any) -> str:
 
 
 def _json_value(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    return loads(value) if isinstance(value, str) else value
 
 
 def to_json_object(value: Any) -> dict[str, Any]:
@@ -320,7 +331,13 @@ _NONCE = re.compile(r"[0-9A-Fa-f]{16}")
 
 
 def _identifier(value: Any, field: str) -> str:
-    text = value if type(value) is str else to_str(value)
+    if type(value) is str:
+        text = value
+    else:
+        try:
+            text = to_str(value)  # a JSON number is read as its text; an object or array is not
+        except ValueError as exc:
+            raise LineError(f"invalid value: {exc}", field) from None
     if len(text) > MAX_IDENTIFIER:
         raise LineError(f"longer than {MAX_IDENTIFIER} characters", field)
     return text
@@ -491,10 +508,13 @@ def identifier_list(raw: str | None, param: str, *, limit: int = 100) -> list[st
     if raw is None or raw == "":
         raise QueryError(param, "missing (a JSON array of strings)")
     try:
-        values = json.loads(raw)
-    except json.JSONDecodeError:
+        values = loads(raw)
+    except ValueError:
         raise QueryError(param, "not a JSON array of strings") from None
-    if not isinstance(values, list) or not all(isinstance(v, (str, int)) for v in values):
+    # Numbers are read as their text; a boolean is no identifier (bool is an int in Python).
+    if not isinstance(values, list) or not all(
+        isinstance(v, (str, int)) and not isinstance(v, bool) for v in values
+    ):
         raise QueryError(param, "not a JSON array of strings")
     if len(values) > limit:
         raise QueryError(param, f"{len(values)} values, at most {limit} per call")

@@ -83,6 +83,15 @@ def test_serve_in_the_foreground_prints_its_url_and_stops_on_interrupt(tmp_path:
     assert db.exists()
 
 
+def test_every_emulator_option_is_a_serve_flag_with_the_same_default() -> None:
+    from kameleoon_pandas.emulator import EmulatorOptions
+
+    args = cli.build_parser().parse_args(["serve"])
+    defaults = EmulatorOptions()
+    for name in EmulatorOptions.field_names():
+        assert getattr(args, name) == getattr(defaults, name), name
+
+
 def test_bad_flags_are_refused_by_argparse(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         cli.main(["serve", "--fault-rate", "2"])

@@ -7,7 +7,7 @@ import pytest
 
 from kameleoon_pandas.emulator import EmulatorServer
 
-from .helpers import error_of, feed, line, post_events
+from .helpers import error_of, feed, line, nonce, post_events
 
 
 @pytest.mark.parametrize("path", ["/visit/events", "/product/events"])
@@ -116,6 +116,7 @@ def test_strict_json_body_names_the_array_position(
         (b"\xff", {}, "UTF-8"),
         (b"[{]", {"json": "true"}, "malformed"),
         (b"{}", {"json": "maybe"}, "'json'"),
+        (b'[{"eventType": "activity", "x": Infinity}]', {"json": "true"}, "Infinity"),
     ],
 )
 def test_undecodable_bodies_are_a_400(
@@ -124,6 +125,39 @@ def test_undecodable_bodies_are_a_400(
     response = http.post("/visit/events", params={"siteCode": site, **query}, content=content)
     assert response.status_code == 400
     assert message in error_of(response)["message"]
+
+
+def test_json_identifiers_that_are_not_strings_are_rejected_lines_naming_the_field(
+    http: httpx.Client, emu: EmulatorServer, site: str
+) -> None:
+    events = [
+        {"eventType": "page", "nonce": nonce(), "visitorCode": {"id": 1}, "href": "x"},
+        {"eventType": "page", "nonce": nonce(), "mappingValue": ["m"], "href": "x"},
+        {"eventType": "page", "nonce": nonce(), "visitorCode": 42, "href": "kept"},
+    ]
+    response = http.post("/visit/events", params={"siteCode": site, "json": "true"}, json=events)
+    assert response.status_code == 204  # was a 500: the bad identifier escaped as a ValueError
+    products = [{"eventType": "productBuy", "nonce": nonce(), "ean": {"sku": "A"}}]
+    response = http.post(
+        "/product/events", params={"siteCode": site, "json": "true"}, json=products
+    )
+    assert response.status_code == 204
+    rejected = emu.state.rejected_lines(site)
+    assert [(r["path"], r["line"], r["field"]) for r in rejected] == [
+        ("/visit/events", 1, "visitorCode"),
+        ("/visit/events", 2, "mappingValue"),
+        ("/product/events", 1, "ean"),
+    ]
+    assert all("expected a string" in r["reason"] for r in rejected)
+    # A number is read as its text, as before.
+    pages = feed(http, site, visitorCode="42")["currentVisit"]["pageEvents"]
+    assert [p["data"]["href"] for p in pages] == ["kept"]
+
+
+def test_identifier_lists_with_nan_are_a_400_not_a_crash(http: httpx.Client, site: str) -> None:
+    response = http.get("/product/productData", params={"siteCode": site, "eans": "[NaN]"})
+    assert response.status_code == 400
+    assert "'eans'" in error_of(response)["message"]
 
 
 def test_every_endpoint_needs_a_site_code(http: httpx.Client) -> None:

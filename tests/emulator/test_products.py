@@ -137,6 +137,7 @@ def test_more_than_one_hundred_eans_is_a_400(http: httpx.Client, site: str, path
     [
         ({"eans": "E1"}, "eans"),
         ({}, "eans"),
+        ({"eans": "[true]"}, "eans"),  # was read as the EAN "True"
         ({"eans": '["E1"]', "timeBegin": "yesterday"}, "timeBegin"),
         ({"eans": '["E1"]', "timeBegin": "10", "timeEnd": "5"}, "timeEnd"),
     ],

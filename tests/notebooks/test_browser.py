@@ -31,6 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+#: How long the page and the assertions on it may wait (Voilà starts a kernel and runs a cell).
+TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def browser() -> Iterator[Any]:
 def page(browser) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(TIMEOUT_MS)
     try:
         yield page
     finally:
@@ -161,25 +163,27 @@ def voila(tmp_path: Path, demo_server) -> Iterator[str]:
 
 
 def test_panels_render_and_load_in_voila(voila: str, page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     page.goto(voila)
     load = page.get_by_role("button", name="Load")
-    load.first.wait_for()
     try:
-        assert load.count() == 2
+        # The widgets render one after another once the page has loaded: wait for them (on a
+        # loaded machine the second panel can come well after the first), then count.
+        expect(load).to_have_count(2, timeout=TIMEOUT_MS)
         for label in ("Site code", "Window", "Window size", "Metric", "Top N", "EANs", "Code"):
-            assert page.get_by_text(label, exact=True).first.is_visible(), label
+            expect(page.get_by_text(label, exact=True).first).to_be_visible(timeout=TIMEOUT_MS)
         assert page.locator("select").first.input_value() == "demosite01"
         outputs = page.locator(".widget-output")
-        assert outputs.count() == 2
+        expect(outputs).to_have_count(2, timeout=TIMEOUT_MS)
         for i in range(2):
             load.nth(i).click()
             img = outputs.nth(i).locator("img").first
             img.wait_for()
             width, height = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
             assert width > 500 and height > 200
-            assert outputs.nth(i).locator("table").count() == 1
-        status = page.get_by_text("EANs × 24 windows")
-        assert status.is_visible()
+            expect(outputs.nth(i).locator("table")).to_have_count(1, timeout=TIMEOUT_MS)
+        expect(page.get_by_text("EANs × 24 windows")).to_be_visible(timeout=TIMEOUT_MS)
     except Exception:
         page.screenshot(path=str(tmp_path / "voila.png"), full_page=True)
         raise AssertionError(

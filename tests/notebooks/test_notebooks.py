@@ -69,6 +69,7 @@ def test_quickstart_starts_its_own_emulator_without_settings() -> None:
     # No KAMELEOON_* variables here (the root conftest removes them): the notebook serves itself.
     nb = execute_notebook(NOTEBOOKS / "01-quickstart.ipynb")
     assert not _errors(nb)
+    assert "demo-secret" not in nbformat.writes(nb)  # the cell showing `client` included
     assert len(_outputs(nb, "image/png")) == 2  # top products and a timeline
     widgets = [
         o["data"]["text/plain"] for o in _outputs(nb, "application/vnd.jupyter.widget-view+json")
@@ -106,6 +107,7 @@ def test_offline_conversions_round_trip(tmp_path) -> None:
         nb = execute_notebook(NOTEBOOKS / "03-offline-conversions.ipynb", env=srv.env())
         stored = srv.state.visitor_events("demosite01", ["store-cust-0002"])
     assert not _errors(nb)
+    assert srv.client_secret not in nbformat.writes(nb)
     text = "\n".join(o["text"] for c in nb.cells for o in c.get("outputs", []) if "text" in o)
     assert "28 purchases from 4 stores" in text
     assert "24 conversions for 24 purchases" in text
