@@ -2,8 +2,8 @@
 
 The token is fetched on first use, cached, treated as stale 60 s before it expires (as the
 official SDKs do) and refreshed once when the API answers 401. Concurrent requests share one
-refresh through an ``asyncio.Lock``. Neither the secret nor the token ever appears in a repr, a
-log record or an exception message.
+refresh, and its outcome: a token endpoint that fails is asked once, not once per waiting request.
+Neither the secret nor the token ever appears in a repr, a log record or an exception message.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import httpx
 
-from ._exceptions import AuthenticationError, KameleoonError, _server_message
+from ._exceptions import AuthenticationError, KameleoonError, _server_message, make_status_error
+from ._retry import is_retryable_status
 
 __all__ = ["ClientCredentialsAuth", "TokenProvider"]
 
@@ -42,6 +43,15 @@ class _Token:
         return "<token ***>"
 
 
+def _basic_auth(client_id: str, secret: str) -> str:
+    """HTTP Basic, as the official Python SDK sends it (wire/official-python-sdk-*.json).
+
+    A function of its own so that no frame of an error's traceback holds the pair in a local
+    (verbose tracebacks, ``pytest -l`` and error trackers show locals).
+    """
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
+
+
 class TokenProvider:
     """Fetches, caches and refreshes the token; ``send`` posts the token request.
 
@@ -62,30 +72,28 @@ class TokenProvider:
         self.token_url = token_url
         self._send = send
         self._token: _Token | None = None
-        self._lock: asyncio.Lock | None = None  # made lazily, inside the running loop
+        self._refresh: asyncio.Task[str] | None = None  # the fetch in flight, shared
         self.refreshes = 0
 
     def __repr__(self) -> str:
         return f"TokenProvider(client_id={self.client_id!r}, token_url={self.token_url!r})"
 
-    def _get_lock(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
-
     async def token(self, *, stale: str | None = None) -> str:
         """A fresh token; ``stale`` is one the API just refused (replaced unless done already)."""
-        now = time.monotonic()
         current = self._token
-        if current is not None and current.fresh(now) and current.value != stale:
+        if current is not None and current.fresh(time.monotonic()) and current.value != stale:
             return current.value
-        async with self._get_lock():
-            current = self._token
-            now = time.monotonic()
-            if current is not None and current.fresh(now) and current.value != stale:
-                return current.value  # another request refreshed it while we waited
+        if self._refresh is None:
+            self._refresh = asyncio.ensure_future(self._refreshed())
+        # shielded: a caller that gives up (cancelled) does not cancel the others' refresh
+        return await asyncio.shield(self._refresh)
+
+    async def _refreshed(self) -> str:
+        try:
             self._token = await self._fetch()
             return self._token.value
+        finally:
+            self._refresh = None
 
     async def _fetch(self) -> _Token:
         request = httpx.Request(
@@ -93,9 +101,7 @@ class TokenProvider:
             self.token_url,
             data={"grant_type": "client_credentials"},
         )
-        # HTTP Basic, as the official Python SDK sends it (wire/official-python-sdk-*.json).
-        pair = f"{self.client_id}:{self._secret}".encode()
-        request.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        request.headers["Authorization"] = _basic_auth(self.client_id, self._secret)
         sent_at = time.monotonic()
         try:
             response = await self._send(request)
@@ -103,15 +109,23 @@ class TokenProvider:
             raise self._scrub(exc) from None
         if response.status_code != 200:
             message = self._clean(_server_message(response))
-            raise AuthenticationError(
-                method="POST",
-                path=response.request.url.path,
-                status_code=response.status_code,
-                message=(
+            if is_retryable_status(response.status_code):
+                # still failing when the retries ran out: the server's trouble (a ServerError,
+                # a RateLimitError), not the credentials
+                error_class = type(make_status_error(response))
+                message = f"the token endpoint failed ({message}), even after retries"
+            else:
+                error_class = AuthenticationError
+                message = (
                     f"the token endpoint refused the credentials of client_id {self.client_id!r}"
                     f" ({message}); check client_id / client_secret "
                     "(KAMELEOON_CLIENT_ID / KAMELEOON_CLIENT_SECRET)"
-                ),
+                )
+            raise error_class(
+                method="POST",
+                path=response.request.url.path,
+                status_code=response.status_code,
+                message=message,
                 response=response,
             )
         try:

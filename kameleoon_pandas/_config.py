@@ -18,6 +18,7 @@ credentials and tokens never travel in clear text.
 from __future__ import annotations
 
 import ipaddress
+import numbers
 import os
 import threading
 from collections.abc import Iterable
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TOKEN_URL",
     "Settings",
+    "check_site_code",
     "resolve_client",
     "resolve_settings",
 ]
@@ -71,9 +73,14 @@ class Settings:
                 "no site code: pass site_code=... (to the call or the client) "
                 "or set the KAMELEOON_SITE_CODE environment variable"
             )
-        if not isinstance(code, str) or not code.strip():
-            raise ConfigurationError(f"site_code must be a non-empty string, got {code!r}")
-        return code
+        return check_site_code(code)
+
+
+def check_site_code(code: object) -> str:
+    """``code`` when it is a non-empty string, else a ConfigurationError."""
+    if not isinstance(code, str) or not code.strip():
+        raise ConfigurationError(f"site_code must be a non-empty string, got {code!r}")
+    return code
 
 
 def _pick(value: str | None, name: str) -> str | None:
@@ -111,6 +118,10 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _site_codes(value: Iterable[str] | str | None) -> list[str] | None:
@@ -167,11 +178,11 @@ def resolve_settings(
         raise ConfigurationError(
             f"max_concurrency must be an integer >= 1, got {max_concurrency!r}"
         )
-    if rate_limit is not None and not (rate_limit > 0):
+    if rate_limit is not None and not (_is_number(rate_limit) and rate_limit > 0):
         raise ConfigurationError(f"rate_limit must be > 0 requests per second, got {rate_limit!r}")
-    if not (timeout > 0):
+    if not (_is_number(timeout) and timeout > 0):
         raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
-    if not (retry_budget >= 0):
+    if not (_is_number(retry_budget) and retry_budget >= 0):
         raise ConfigurationError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
 
     return Settings(
@@ -196,9 +207,18 @@ def resolve_client(client: Client | None) -> Client:
     """``client`` itself, or (for ``None``) one process-wide client built from the environment.
 
     The default client is built lazily on first use, then reused; it is rebuilt if it was closed.
+    Anything but a ``kp.Client`` (an ``AsyncClient`` too) is a ValidationError.
     """
     global _default_client
     if client is not None:
+        from .client import AsyncClient, Client
+
+        if isinstance(client, AsyncClient):
+            raise ValidationError(
+                "client= takes a kp.Client; for an AsyncClient, call its methods with await"
+            )
+        if not isinstance(client, Client):
+            raise ValidationError(f"client must be a kp.Client, got {type(client).__name__}")
         return client
     with _default_lock:
         if _default_client is None or _default_client.closed:

@@ -109,11 +109,9 @@ class RateLimitError(APIStatusError):
 
     @property
     def retry_after(self) -> float | None:
-        value = self.response.headers.get("Retry-After")
-        try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
+        from ._retry import parse_retry_after  # the one parser: seconds or an HTTP date
+
+        return parse_retry_after(self.response.headers.get("Retry-After"))
 
 
 class ServerError(APIStatusError):

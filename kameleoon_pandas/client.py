@@ -33,6 +33,7 @@ from ._auth import ClientCredentialsAuth, TokenProvider
 from ._config import Settings, resolve_settings
 from ._exceptions import APIStatusError, TransportError, ValidationError, make_status_error
 from ._runner import LoopThread
+from .frames.encode import MAX_ID_LENGTH
 from .frames.schemas import FEED_KINDS
 
 __all__ = ["MAX_KEYS_PER_CALL", "AsyncClient", "Client"]
@@ -42,8 +43,10 @@ logger = logging.getLogger("kameleoon_pandas.client")
 
 #: The most keys (EANs, map keys) one call may carry (data-api.md 3.5-3.7).
 MAX_KEYS_PER_CALL = 100
-#: The longest identifier the API accepts (data-api.md 1).
-MAX_KEY_LENGTH = 100
+#: The longest identifier the API accepts (data-api.md 1); the writers check the same.
+MAX_KEY_LENGTH = MAX_ID_LENGTH
+#: The longest a map may live after its last write, in hours (data-api.md 3.7).
+MAX_TTL_HOURS = 8784
 
 #: ``kind`` column values -> the ``GET /visit/visitor`` flag that asks for them.
 KIND_FLAGS: Mapping[str, str] = {
@@ -135,6 +138,16 @@ def validate_previous_visits(previous_visits: int | None) -> int | None:
     ):
         raise ValidationError(f"previous_visits must be an integer 0..25, got {previous_visits!r}")
     return previous_visits
+
+
+def validate_ttl_hours(ttl_hours: int | None) -> int | None:
+    if ttl_hours is not None and (
+        isinstance(ttl_hours, bool)
+        or not isinstance(ttl_hours, int)
+        or not 1 <= ttl_hours <= MAX_TTL_HOURS
+    ):
+        raise ValidationError(f"ttl_hours must be an integer 1..{MAX_TTL_HOURS}, got {ttl_hours!r}")
+    return ttl_hours
 
 
 def chunks(keys: list[str], size: int = MAX_KEYS_PER_CALL) -> list[list[str]]:
@@ -265,10 +278,12 @@ class AsyncClient:
 
     @property
     def site_code(self) -> str | None:
+        """The default site code of every call (None when unset)."""
         return self.settings.site_code
 
     @property
     def site_codes(self) -> list[str]:
+        """The site codes offered by pickers (the default one among them)."""
         return list(self.settings.site_codes)
 
     @property
@@ -334,15 +349,15 @@ class AsyncClient:
 
     async def _send_with_retries(
         self,
+        method: str,
+        path: str,
         build: Callable[[], httpx.Request],
         *,
         auth: httpx.Auth | None,
         limited: bool,
     ) -> httpx.Response:
-        """Send until success, a non-retryable status or the budget's end; return the last
-        response (any status). Raises TransportError when the network failed throughout."""
-        request = build()
-        method, path = request.method, request.url.path
+        """Send ``build()`` until success, a non-retryable status or the budget's end; return the
+        last response (any status). Raises TransportError when the network failed throughout."""
         try:
             async for attempt in self._retrying():
                 with attempt:
@@ -373,7 +388,9 @@ class AsyncClient:
     async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
         # Outside the semaphore: requests waiting for the token hold slots, and must not
         # starve the one request that fetches it.
-        return await self._send_with_retries(lambda: request, auth=None, limited=False)
+        return await self._send_with_retries(
+            request.method, request.url.path, lambda: request, auth=None, limited=False
+        )
 
     async def request(
         self,
@@ -385,7 +402,10 @@ class AsyncClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one request to the Data API (auth, limits, retries); raise on an error status."""
+        """Send one request to the Data API (auth, limits, retries); raise on an error status.
+
+        ``path`` is relative to ``base_url`` (``"/map/map"``); ``params`` must carry ``siteCode``.
+        """
 
         def build() -> httpx.Request:
             body: Any = content.encode() if isinstance(content, str) else content
@@ -399,7 +419,7 @@ class AsyncClient:
                 method, path, params=params, content=body, json=json, headers=sent_headers
             )
 
-        response = await self._send_with_retries(build, auth=self._auth, limited=True)
+        response = await self._send_with_retries(method, path, build, auth=self._auth, limited=True)
         if response.status_code >= 400:
             raise make_status_error(response)
         callback = on_request.get()
@@ -445,10 +465,12 @@ class AsyncClient:
         kinds: Iterable[str] | None = None,
         site_code: str | None = None,
     ) -> dict:
-        """``GET /visit/visitor``: the activity feed of one visitor (by code or mapping value).
+        """``GET /visit/visitor``: the raw activity feed of one visitor (by code or mapping value).
 
-        ``kinds`` (None = all) take the ``kind`` column's names: page, conversion, custom_data,
-        experiment, personalization, geolocation, static_data.
+        ``previous_visits`` (0..25; None = 0) previous visits besides the current one
+        (``current_visit``). ``kinds`` (None = all) take the ``kind`` column's names: page,
+        conversion, custom_data, experiment, personalization, geolocation, static_data.
+        ``kp.read_visitor_feeds`` gives the same as a DataFrame.
         """
         params = self._visitor_params(
             visitor_code,
@@ -495,7 +517,11 @@ class AsyncClient:
         visitor_code: str | None = None,
         site_code: str | None = None,
     ) -> None:
-        """``POST /visit/events``: lines (str/bytes) or a list of event dicts (sent as JSON)."""
+        """``POST /visit/events``: lines (str/bytes) or a list of event dicts (sent as JSON).
+
+        ``visitor_code`` applies to every event of the body. ``kp.push_events`` builds the body
+        from a DataFrame, with nonces and size limits.
+        """
         params: dict[str, str] = {"siteCode": self._site(site_code)}
         if visitor_code is not None:
             params["visitorCode"] = validate_keys([visitor_code], "visitor_code")[0]
@@ -508,7 +534,10 @@ class AsyncClient:
         ean: str | None = None,
         site_code: str | None = None,
     ) -> None:
-        """``POST /product/events``: lines (str/bytes) or a list of event dicts (sent as JSON)."""
+        """``POST /product/events``: lines (str/bytes) or a list of event dicts (sent as JSON).
+
+        ``ean`` applies to every event of the body (see also ``kp.push_product_events``).
+        """
         params: dict[str, str] = {"siteCode": self._site(site_code)}
         if ean is not None:
             params["ean"] = validate_keys([ean], "ean")[0]
@@ -603,20 +632,18 @@ class AsyncClient:
     async def post_maps(
         self, data: Mapping[str, Any], *, ttl_hours: int | None = None, site_code: str | None = None
     ) -> None:
-        """``POST /map/maps``: merge fields into the stored objects (a null field deletes it)."""
+        """``POST /map/maps``: merge ``{key: {field: value}}`` into the stored objects.
+
+        A ``None`` field deletes that field, an empty object the key. ``ttl_hours`` (1..8784;
+        server default 2208, 92 days) is the expiry after this write.
+        """
         if not isinstance(data, Mapping):
             raise ValidationError(
                 f"data must be a dict of key -> object, got {type(data).__name__}"
             )
         validate_keys(list(data), "keys")
         params = {"siteCode": self._site(site_code)}
-        if ttl_hours is not None:
-            if (
-                isinstance(ttl_hours, bool)
-                or not isinstance(ttl_hours, int)
-                or not (1 <= ttl_hours <= 8784)
-            ):
-                raise ValidationError(f"ttl_hours must be an integer 1..8784, got {ttl_hours!r}")
+        if validate_ttl_hours(ttl_hours) is not None:
             params["ttlHours"] = str(ttl_hours)
         content = jsonlib.dumps(dict(data), separators=(",", ":"), ensure_ascii=False).encode()
         await self.request(
@@ -698,14 +725,17 @@ class Client:
 
     @property
     def settings(self) -> Settings:
+        """The resolved settings (their repr hides the secret)."""
         return self._async.settings
 
     @property
     def site_code(self) -> str | None:
+        """The default site code of every call (None when unset)."""
         return self._async.site_code
 
     @property
     def site_codes(self) -> list[str]:
+        """The site codes offered by pickers (the default one among them)."""
         return self._async.site_codes
 
     @property

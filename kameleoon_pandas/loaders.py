@@ -67,7 +67,7 @@ def _timestamp(value: TimeLike, name: str) -> pd.Timestamp:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"{name}={value!r} is not a date/time: {exc}") from None
-    if stamp is pd.NaT or pd.isna(stamp):
+    if pd.isna(stamp):
         raise ValidationError(f"{name} is missing (NaT)")
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
@@ -83,10 +83,11 @@ def time_windows(
     *,
     now: pd.Timestamp | None = None,
 ) -> list[tuple[int, int]]:
-    """``[start, end)`` as ``(start_ms, end_ms)`` windows, split at ``freq`` boundaries.
+    """``[start, end)`` as ``(start_ms, end_ms)`` windows, split by ``freq``.
 
-    Defaults: ``end`` now, ``start`` 24 hours before ``end``. Naive times are UTC. The last window
-    ends at ``end`` even when it is shorter than ``freq``.
+    A fixed step (``"1h"``, ``"1D"``) cuts every step from ``start``; an anchored one
+    (``"MS"``, ``"W"``) on its anchor days. Defaults: ``end`` now, ``start`` 24 hours before
+    ``end``. Naive times are UTC. The last window ends at ``end`` even when shorter than ``freq``.
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     end_ts = _timestamp(end, "end") if end is not None else now
@@ -102,29 +103,24 @@ def time_windows(
         offset = pd.tseries.frequencies.to_offset(freq)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"freq={freq!r} is not a pandas frequency: {exc}") from None
+    if offset.n <= 0:
+        raise ValidationError(f"freq={freq!r} must be a positive step, such as '1h' or '1D'")
+    too_many = ValidationError(
+        f"freq={freq!r} splits {start_ts} .. {end_ts} into more than {MAX_WINDOWS} windows"
+    )
+    # A fixed step is counted before any mark is made: "1ms" over a year would be 31e9 marks.
+    if isinstance(offset, pd.offsets.Tick) and (end_ts - start_ts) / offset > MAX_WINDOWS + 1:
+        raise too_many
     try:
         marks = pd.date_range(start_ts, end_ts, freq=offset)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"freq={freq!r} cannot split the window: {exc}") from None
     if len(marks) > MAX_WINDOWS + 1:
-        raise ValidationError(
-            f"freq={freq!r} splits {start_ts} .. {end_ts} into more than {MAX_WINDOWS} windows"
-        )
+        raise too_many
     cuts = (marks.as_unit("ms").asi8 if len(marks) else np.array([], dtype=np.int64)).tolist()
     inner = [t for t in cuts if begin < t < finish]
     edges = [begin, *inner, finish]
     return list(itertools.pairwise(edges))
-
-
-def _sync_client(client: Client | None) -> Client:
-    if isinstance(client, AsyncClient):
-        raise ValidationError(
-            "client= takes a kp.Client; for an AsyncClient, call its methods with await"
-        )
-    client = resolve_client(client)
-    if not isinstance(client, Client):
-        raise ValidationError(f"client must be a kp.Client, got {type(client).__name__}")
-    return client
 
 
 def _run_with_bar(
@@ -173,10 +169,14 @@ def read_product_counters(
     ``freq`` (``"1h"``, ``"1D"``, ...) splits the window into consecutive windows fetched
     concurrently. One row per (ean, window), EANs in input order; columns ``site_code, ean,
     window_start, window_end, views, add_to_cart_quantity, bought_quantity``.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    loader.
     """
     keys = validate_keys(eans, "eans")
     windows = time_windows(start, end, freq)
-    client = _sync_client(client)
+    client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     if not keys:
         return empty_frame(PRODUCT_COUNTERS)
@@ -206,9 +206,13 @@ def read_product_data(
     Declared attributes (``name``, ``price``, ...) always have a column; others follow,
     snake_cased. Nested values (``categories``) stay Python objects. Unknown EANs are left out
     with a ``KameleoonWarning`` counting them.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    loader.
     """
     keys = validate_keys(eans, "eans")
-    client = _sync_client(client)
+    client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     if not keys:
         frame, _ = product_data_frame({}, eans=[], site_code=site)
@@ -235,9 +239,13 @@ def read_maps(
 
     Nested values stay Python objects; unknown keys are left out with a ``KameleoonWarning``
     counting them.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    loader.
     """
     wanted = validate_keys(keys, "keys")
-    client = _sync_client(client)
+    client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     if not wanted:
         return empty_frame(MAP_KEYS)
@@ -270,6 +278,10 @@ def read_visitor_feeds(
     personalization, geolocation, static_data; None = all). ``by="mapping_value"`` asks by the
     cross-device id and adds a ``mapping_value`` column. Custom data gives one row per value
     with its count. Rows: visitors in input order, then visit (0 = current), then time.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    loader.
     """
     if by not in ("visitor_code", "mapping_value"):
         raise ValidationError(f"by must be 'visitor_code' or 'mapping_value', got {by!r}")
@@ -278,17 +290,16 @@ def read_visitor_feeds(
     wanted = validate_kinds(kinds)
     if not isinstance(current_visit, bool):
         raise ValidationError(f"current_visit must be True or False, got {current_visit!r}")
-    client = _sync_client(client)
+    client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     extra = {"mapping_value": "string"} if by == "mapping_value" else None
     if not codes:
         return empty_frame(VISITOR_FEED, extra)
-    key_arg = "visitor_code" if by == "visitor_code" else "mapping_value"
 
     async def work(core: AsyncClient) -> list[dict]:
         return await gather_all(
             core.get_visitor(
-                **{key_arg: code},
+                **{by: code},
                 previous_visits=previous,
                 current_visit=current_visit,
                 kinds=wanted,

@@ -11,6 +11,7 @@ from the row, so pushing the same frame again, or ``report.retry()``, never coun
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._config import check_site_code, resolve_client
 from ._exceptions import KameleoonError, PayloadTooLargeError, ValidationError
 from ._progress import progress_bar
+from .client import validate_ttl_hours
 from .frames import encode
 from .report import PushReport
 
@@ -158,7 +161,7 @@ def _run_push(
                     yield job
 
             # a few bodies beyond the client's cap are encoded ahead; no more: memory stays flat
-            max_inflight = int(getattr(client.settings, "max_concurrency", 8)) + 2
+            max_inflight = client.settings.max_concurrency + 2
             client.run(
                 _send_all(
                     counted(),
@@ -206,17 +209,9 @@ def _client_and_site(
     client: Client | None, site_code: str | None, dry_run: bool
 ) -> tuple[Client | None, str]:
     if dry_run and site_code is not None and client is None:
-        return None, _check_site(site_code)
-    from ._config import resolve_client
-
+        return None, check_site_code(site_code)  # a dry run needs no client
     resolved = resolve_client(client)
     return resolved, resolved.settings.site_code_for(site_code)
-
-
-def _check_site(site_code: str) -> str:
-    if not isinstance(site_code, str) or not site_code.strip():
-        raise ValidationError(f"site_code must be a non-empty string, got {site_code!r}")
-    return site_code
 
 
 # --------------------------------------------------------------------------- public writers
@@ -246,6 +241,10 @@ def push_events(
     Missing required columns raise :class:`~kameleoon_pandas.ValidationError`; bad cells are
     reported in ``report.invalid`` and their rows skipped. ``dry_run=True`` validates and encodes
     without sending. Returns a :class:`~kameleoon_pandas.report.PushReport`.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    writer.
 
     Example::
 
@@ -282,6 +281,10 @@ def push_product_events(
     attributes: every other column, e.g. ``name``, ``price``, ``categories``; missing cells are
     left out), ``add_to_cart`` or ``purchase`` (with an optional ``quantity``, an integer >= 1).
     ``**columns`` maps a schema name to your column (``ean="sku"``). Returns a ``PushReport``.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    writer.
     """
     return _push_planned_events(
         push_product_events,
@@ -349,14 +352,15 @@ def push_maps(
     column is a field. Missing cells (NaN/None/NA) are left out rather than deleting the field;
     lists and dicts are sent as JSON. ``ttl_hours`` (1..8784) sets the expiry (server default 92
     days). Writing a map twice is harmless: maps merge. Returns a ``PushReport``.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    writer.
     """
     started = time.perf_counter()
     if not isinstance(df, pd.DataFrame):
         raise ValidationError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    if ttl_hours is not None and (
-        isinstance(ttl_hours, bool) or not isinstance(ttl_hours, int) or not 1 <= ttl_hours <= 8784
-    ):
-        raise ValidationError(f"ttl_hours must be an integer 1..8784, got {ttl_hours!r}")
+    validate_ttl_hours(ttl_hours)
     client_, site = _client_and_site(client, site_code, dry_run)
     keys, records, positions, problems = encode.map_records(df, key)
     jobs = _map_jobs(keys, records, positions)
@@ -385,8 +389,6 @@ _MAX_MAP_KEYS = 1_000  # [chosen] keys per POST /map/maps, besides the 1 MB body
 
 
 def _map_jobs(keys: list[str], records: list[dict], positions: np.ndarray) -> Iterator[_Job]:
-    import json
-
     sizes = np.fromiter(
         (
             len(json.dumps({k: r}, separators=(",", ":"), ensure_ascii=False).encode())
@@ -430,6 +432,10 @@ def forget_visitors(
     ``codes``: an iterable of visitor codes, a Series, or a DataFrame whose ``visitor_code``
     column holds them. Duplicates are sent once; empty, missing or over-long (> 100 characters)
     codes are reported as invalid. Forgetting twice is harmless. Returns a ``PushReport``.
+
+    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
+    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
+    writer.
     """
     started = time.perf_counter()
     if isinstance(codes, pd.DataFrame):
@@ -445,43 +451,18 @@ def forget_visitors(
     frame = series.to_frame(name=visitor_code)
     client_, site = _client_and_site(client, site_code, dry_run)
     problems = encode._Problems()
-    values, present = encode._to_object_strings(series)
+    values, present = encode.check_identifiers(series, visitor_code, problems)
     n = len(series)
-    lens = np.zeros(n, dtype=np.int64)
-    idx = np.flatnonzero(present)
-    lens[idx] = np.fromiter(map(len, values[idx]), dtype=np.int64, count=len(idx))
-    problems.add(np.flatnonzero(~present), visitor_code, "missing value")
-    problems.add(np.flatnonzero(present & (lens == 0)), visitor_code, "empty identifier")
-    problems.add(
-        np.flatnonzero(lens > encode.MAX_ID_LENGTH),
-        visitor_code,
-        f"longer than {encode.MAX_ID_LENGTH} characters",
-    )
     newline = np.zeros(n, dtype=bool)
-    newline[idx] = (
-        pd.Series(values[idx], dtype=object).str.contains("[\r\n]", regex=True).to_numpy(dtype=bool)
+    newline[present] = (
+        pd.Series(values[present], dtype=object).str.contains("[\r\n]").to_numpy(dtype=bool)
     )
     problems.add(np.flatnonzero(newline), visitor_code, "contains a line break")
     good = np.setdiff1d(np.arange(n), problems.bad_positions())
-    # one request per distinct code; every row with that code rides along in the report
-    codes_good = values[good]
-    uniq_codes, first = (
-        np.unique(codes_good.astype(str), return_index=True)
-        if len(good)
-        else (np.empty(0, dtype=object), np.empty(0, dtype=np.int64))
+    # one line per distinct code (in first-seen order); every row with that code rides along
+    by_code: dict[str, list[int]] = (
+        pd.Series(good).groupby(values[good], sort=False).agg(list).to_dict() if len(good) else {}
     )
-    order = np.argsort(first)
-    distinct = [str(c) for c in uniq_codes[order]]
-    by_code = (
-        pd.Series(good).groupby(codes_good.astype(str), sort=False).agg(list).to_dict()
-        if len(good)
-        else {}
-    )
-
-    def jobs() -> Iterator[_Job]:
-        for chunk in encode.chunk_codes(distinct):
-            rows = np.array([p for c in chunk for p in by_code[c]], dtype=np.int64)
-            yield _Job(chunk, rows, _halves_of(chunk, by_code), sum(len(c) + 1 for c in chunk))
 
     def retry(failed_frame: pd.DataFrame) -> PushReport:
         return forget_visitors(
@@ -496,7 +477,7 @@ def forget_visitors(
         operation="forget_visitors",
         df=frame,
         rows=n,
-        jobs=jobs(),
+        jobs=_forget_jobs(list(by_code), by_code),
         invalid=lambda: (problems.frame(frame.index), len(problems.bad_positions())),
         client=client_,
         site=site,
@@ -509,16 +490,15 @@ def forget_visitors(
     )
 
 
-def _halves_of(chunk: list[str], by_code: dict) -> Callable[[], tuple[_Job, _Job]] | None:
-    if len(chunk) < 2:
-        return None
+def _forget_jobs(codes: list[str], by_code: dict[str, list[int]]) -> Iterator[_Job]:
+    def job(chunk: list[str]) -> _Job:
+        def halves() -> tuple[_Job, _Job]:
+            mid = len(chunk) // 2
+            return job(chunk[:mid]), job(chunk[mid:])
 
-    def halves() -> tuple[_Job, _Job]:
-        mid = len(chunk) // 2
-        out = []
-        for part in (chunk[:mid], chunk[mid:]):
-            rows = np.array([p for c in part for p in by_code[c]], dtype=np.int64)
-            out.append(_Job(part, rows, _halves_of(part, by_code), sum(len(c) + 1 for c in part)))
-        return out[0], out[1]
+        rows = np.array([p for code in chunk for p in by_code[code]], dtype=np.int64)
+        size = len("\n".join(chunk).encode())
+        return _Job(chunk, rows, halves if len(chunk) > 1 else None, size)
 
-    return halves
+    for chunk in encode.chunk_codes(codes):
+        yield job(chunk)

@@ -71,6 +71,7 @@ __all__ = [
     "EventPlan",
     "FieldSpec",
     "KindSpec",
+    "check_identifiers",
     "chunk_codes",
     "map_records",
     "plan_product_events",
@@ -865,10 +866,10 @@ class EventPlan:
     row_kind: np.ndarray  # int8 per row: the position of its kind in ``kinds``, -1 when invalid
     identity: list[FieldSpec]
     site_code: str
-    product: bool = False
     events: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # lead row per event
     members: dict[int, np.ndarray] = field(default_factory=dict)  # lead row -> member rows
-    extra_pieces: dict[int, str] = field(default_factory=dict)  # lead row -> valuesCountMap text
+    #: lead row -> valuesCountMap text (built once per plan, looked up per slice)
+    extra_pieces: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     problems: _Problems = field(default_factory=_Problems)
     _factors: dict[tuple[str, str, str], _Factor] = field(default_factory=dict)
     _scratch: _Scratch = field(default_factory=_Scratch)
@@ -979,7 +980,7 @@ class EventPlan:
                 self.problems.add(rows[none], spec.name, f"no field given (one of {names})")
                 ok &= ~none
         if spec.name == "custom_data":
-            texts = pd.Series(self.extra_pieces, dtype=object).reindex(rows).fillna("")
+            texts = self.extra_pieces.reindex(rows).fillna("")
             texts = texts.to_numpy(dtype=object)
             slots.append(_text_slot(texts, texts != "", "valuesCountMap", escape=False))
         # the nonce: derived from seed, label and every field, unless a nonce column gives it
@@ -1224,14 +1225,7 @@ def plan_product_events(
     row_kind = _row_kinds(df, kind, cols, PRODUCT_KINDS, _PRODUCT_ALIASES, problems)
     identity = [FieldSpec("ean", "ean", "id", True)]
     plan = EventPlan(
-        df,
-        cols,
-        dict(PRODUCT_KINDS),
-        row_kind,
-        identity,
-        site_code,
-        product=True,
-        problems=problems,
+        df, cols, dict(PRODUCT_KINDS), row_kind, identity, site_code, problems=problems
     )
     plan.events = _order(df, cols, row_kind)
     return plan
@@ -1287,11 +1281,21 @@ def _group_custom_data(plan: EventPlan) -> None:
     dropped = []
     members: dict[int, np.ndarray] = {}
     texts: dict[int, str] = {}
-    order = np.argsort(gid, kind="stable")
+    # Events of one value (the usual case) need no grouping: one JSON text per distinct pair.
+    single = np.bincount(gid)[gid] == 1
+    dropped.extend(rows[single & ~keep].tolist())
+    one = np.flatnonzero(single & keep)
+    memo: dict[tuple[str, int], str] = {}
+    pairs = zip(rows[one].tolist(), values[one].tolist(), counts[one].tolist(), strict=True)
+    for lead, v, n in pairs:
+        text = memo.get((v, n))
+        if text is None:
+            text = memo[v, n] = _json_text({v: n})
+        texts[lead] = text  # a one-row event has no members entry: rows_of gives the lead
+    several = np.flatnonzero(~single)
+    order = several[np.argsort(gid[several], kind="stable")]
     bounds = np.flatnonzero(np.diff(gid[order])) + 1
-    for group in np.split(order, bounds):
-        if group.size == 0:
-            continue
+    for group in np.split(order, bounds) if order.size else ():
         lead = int(rows[group[0]])
         good = group[keep[group]]
         if good.size < group.size:
@@ -1306,7 +1310,7 @@ def _group_custom_data(plan: EventPlan) -> None:
         members[lead] = rows[group]
         dropped.extend(int(r) for r in rows[group[1:]])
     plan.members = members
-    plan.extra_pieces = texts
+    plan.extra_pieces = pd.Series(texts, dtype=object)
     if dropped:
         plan.events = plan.events[~np.isin(plan.events, np.array(dropped, dtype=np.int64))]
 
@@ -1329,37 +1333,66 @@ def chunk_codes(codes: list[str], limit: int = SMALL_BODY_LIMIT) -> list[list[st
     return out
 
 
+def check_identifiers(
+    series: pd.Series,
+    column: str,
+    problems: _Problems,
+    *,
+    missing: str = "missing value",
+    empty: str = "empty identifier",
+) -> tuple[np.ndarray, np.ndarray]:
+    """(values as str, None where missing; present mask) of an identifier column (visitor
+    codes, map keys); missing, empty and over-long cells are added to ``problems``."""
+    values, present = _to_object_strings(series)
+    lens = np.zeros(len(values), dtype=np.int64)
+    idx = np.flatnonzero(present)
+    lens[idx] = np.fromiter(map(len, values[idx]), dtype=np.int64, count=len(idx))
+    problems.add(np.flatnonzero(~present), column, missing)
+    problems.add(np.flatnonzero(present & (lens == 0)), column, empty)
+    problems.add(
+        np.flatnonzero(lens > MAX_ID_LENGTH), column, f"longer than {MAX_ID_LENGTH} characters"
+    )
+    return values, present
+
+
 def map_records(df: pd.DataFrame, key: str) -> tuple[list[str], list[dict], np.ndarray, _Problems]:
     """(keys, field dicts, row positions, problems) for ``POST /map/maps``; NA cells left out."""
     problems = _Problems()
     if key not in df.columns:
         raise ValidationError(f"missing key column {key!r}")
-    keys, present = _to_object_strings(df[key])
-    n = len(df)
-    lens = np.zeros(n, dtype=np.int64)
-    idx = np.flatnonzero(present)
-    lens[idx] = np.fromiter(map(len, keys[idx]), dtype=np.int64, count=len(idx))
-    problems.add(np.flatnonzero(~present), key, "missing key")
-    problems.add(np.flatnonzero(present & (lens == 0)), key, "empty key")
-    problems.add(
-        np.flatnonzero(lens > MAX_ID_LENGTH), key, f"longer than {MAX_ID_LENGTH} characters"
+    keys, present = check_identifiers(
+        df[key], key, problems, missing="missing key", empty="empty key"
     )
+    n = len(df)
     dup = pd.Series(keys).duplicated(keep=False).to_numpy() & present
     problems.add(np.flatnonzero(dup), key, "duplicate key in the frame")
     fields = [c for c in df.columns if c != key and c != "site_code"]
     records: list[dict] = [{} for _ in range(n)]
     for col in fields:
-        s = df[col]
-        notna = np.array([_present_object(v) for v in s.to_numpy(dtype=object)], dtype=bool)
+        s, name = df[col], str(col)
         vals = s.to_numpy(dtype=object)
-        for i in np.flatnonzero(notna):
+        dtype = s.dtype
+        numeric = pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype)
+        if numeric or pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.StringDtype):
+            # numbers, booleans and strings are JSON as they are, infinities aside: no per-cell
+            # json.dumps to find out
+            notna = s.notna().to_numpy()
+            if numeric:
+                inf = notna & np.isinf(s.to_numpy(dtype=np.float64, na_value=np.nan))
+                problems.add(np.flatnonzero(inf), name, "not JSON-serialisable")
+                notna = notna & ~inf
+            for i in np.flatnonzero(notna).tolist():
+                records[i][name] = _plain(vals[i])
+            continue
+        notna = np.array([_present_object(v) for v in vals], dtype=bool)
+        for i in np.flatnonzero(notna).tolist():
             v = _plain(vals[i])
             try:
                 json.dumps(v, allow_nan=False)
             except (TypeError, ValueError):
-                problems.add(np.array([i]), str(col), "not JSON-serialisable")
+                problems.add(np.array([i]), name, "not JSON-serialisable")
                 continue
-            records[i][str(col)] = v
+            records[i][name] = v
     bad = problems.bad_positions()
     good = np.setdiff1d(np.arange(n), bad)
     return [keys[i] for i in good], [records[i] for i in good], good, problems

@@ -18,8 +18,6 @@ from .schemas import FEED_FIELDS, FEED_KINDS, STR, VISITOR_FEED, empty_frame
 
 __all__ = ["feed_frame"]
 
-_INT64_MIN = np.iinfo(np.int64).min
-
 
 def _visits(answer: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
     visits: list[tuple[int, Mapping[str, Any]]] = []

@@ -57,7 +57,9 @@ def records_frame(
             continue
         column = rename(field) if rename else field
         if column in columns:  # a clash with a declared or earlier column: keep the wire name
-            column = field if field not in columns else f"{field}_"
+            column = field
+        while column in columns:  # ...and if that is taken too, underscores until it is free
+            column += "_"
         raw = scatter(n, rows[field], values[field])
         columns[column] = to_dtype(raw, infer_dtype(raw))
     if n == 0:

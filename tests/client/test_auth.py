@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import threading
@@ -9,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pandas as pd
 import pytest
 
 import kameleoon_pandas as kp
@@ -61,11 +63,11 @@ def test_one_token_for_many_concurrent_requests(make_client, recorder: Recorder)
 
 
 def test_token_refreshed_before_it_expires(make_client) -> None:
-    server = TokenServer(expires_in=0.3)  # usable for half its life: 0.15 s
+    server = TokenServer(expires_in=4.0)  # usable for half its life: 2 s (slack for a busy CI)
     client = make_client(server, **CREDS)
     assert client.get_map("k") == {"ok": f"{TOKEN}-0"}
     assert client.get_map("k") == {"ok": f"{TOKEN}-0"}
-    time.sleep(0.2)
+    time.sleep(2.1)
     assert client.get_map("k") == {"ok": f"{TOKEN}-1"}
 
 
@@ -159,3 +161,61 @@ def test_concurrent_callers_in_threads_share_the_token(make_client) -> None:
         answers = list(pool.map(lambda i: client.get_map(f"k{i}"), range(40)))
     assert all(a == {"ok": f"{TOKEN}-0"} for a in answers)
     assert len(server.issued) == 1
+
+
+def test_a_token_endpoint_that_keeps_failing_is_a_server_error_not_bad_credentials(
+    make_client, recorder
+) -> None:
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            return httpx.Response(503, json={"error": "unavailable", "message": f"down {SECRET}"})
+        raise AssertionError("no API call without a token")
+
+    client = make_client(handler, retry_budget=0.3, **CREDS)
+    with pytest.raises(kp.ServerError) as info:
+        client.get_map("k")
+    text = str(info.value)
+    assert "token endpoint failed" in text and "503" in text
+    assert "refused the credentials" not in text and not isinstance(
+        info.value, kp.AuthenticationError
+    )
+    assert SECRET not in text
+    assert len(recorder.paths("/oauth/token")) >= 2  # it was retried first
+
+
+def test_a_failed_refresh_is_shared_by_every_request_waiting_for_it(make_client, recorder):
+    async def handler(request):
+        if request.url.path == "/oauth/token":
+            await asyncio.sleep(1.0)  # slow: the writer's requests all queue behind it
+            return httpx.Response(503, json={"error": "unavailable", "message": "down"})
+        raise AssertionError("no API call without a token")
+
+    client = make_client(handler, retry_budget=0, **CREDS)
+    frame = pd.DataFrame({"key": [f"k{i}" for i in range(5000)], "v": 1})  # 5 bodies at once
+    report = kp.push_maps(frame, client=client, progress=False)
+    assert report.failed_rows == 5000 and report.requests == 5
+    assert report.failures["reason"].str.contains("token endpoint failed").all()
+    # one token request for the five waiting bodies, not one each in turn (5 x the budget)
+    assert len(recorder.paths("/oauth/token")) == 1
+
+
+def test_no_frame_of_an_auth_error_holds_the_secret_in_a_local(make_client) -> None:
+    # verbose tracebacks (%xmode Verbose), pytest -l and error trackers print every local
+    def handler(request):
+        if request.url.path == "/oauth/token":
+            return httpx.Response(401, json={"error": "invalid_client"})
+        raise AssertionError("no API call without a token")
+
+    client = make_client(handler, **CREDS)
+    with pytest.raises(kp.AuthenticationError) as info:
+        client.get_map("k")
+    basic = base64.b64encode(f"my-id:{SECRET}".encode()).decode()
+    frames = 0
+    tb = info.value.__traceback__.tb_next  # past this test's own frame
+    while tb is not None:
+        for name, value in list(tb.tb_frame.f_locals.items()):
+            text = repr(value)
+            assert SECRET not in text and basic not in text, (tb.tb_frame.f_code.co_name, name)
+        frames += 1
+        tb = tb.tb_next
+    assert frames > 5  # the frames of the token fetch were there to look at

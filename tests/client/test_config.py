@@ -93,7 +93,15 @@ def test_plain_http_to_loopback_is_allowed(url: str) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("max_concurrency", 0), ("rate_limit", 0), ("timeout", -1), ("retry_budget", -1)],
+    [
+        ("max_concurrency", 0),
+        ("rate_limit", 0),
+        ("timeout", -1),
+        ("retry_budget", -1),
+        ("timeout", None),  # httpx's "no timeout" is not one here: a clear error, no TypeError
+        ("rate_limit", "10"),
+        ("retry_budget", "5"),
+    ],
 )
 def test_numeric_options_are_checked(option: str, value: float) -> None:
     with pytest.raises(kp.ConfigurationError, match=option):

@@ -232,3 +232,14 @@ def test_feed_only_has_the_asked_kinds(kinds) -> None:
     }
     frame = feed_frame([answer], keys=["v"], site_code="s", kinds=kinds)
     assert set(frame["kind"]) == set(kinds)
+
+
+def test_field_names_that_clash_with_columns_never_overwrite_each_other() -> None:
+    answer = {"k": {"key_": 1, "key": 2, "site_code": 3, "site_code_": 4}}
+    frame, _ = maps_frame(answer, keys=["k"], site_code="s")
+    assert frame.columns.is_unique
+    row = frame.iloc[0]
+    assert (row["site_code"], row["key"]) == ("s", "k")
+    # every field value is still there, under its own column
+    fields = frame.drop(columns=["site_code", "key"]).iloc[0]
+    assert sorted(fields.tolist()) == [1, 2, 3, 4]

@@ -57,6 +57,10 @@ def test_freq_splits_into_consecutive_windows_last_one_shorter() -> None:
         ({"start": 1700000000}, "start must be a date"),
         ({"freq": "fortnightly"}, "freq='fortnightly'"),
         ({"start": "2020-01-01", "end": "2026-01-01", "freq": "1min"}, "more than"),
+        # counted before any mark is made (was a 234 GiB MemoryError)
+        ({"start": "2026-01-01", "end": "2026-12-31", "freq": "1ms"}, "more than 10000"),
+        ({"freq": "0h"}, "freq='0h' must be a positive step"),  # was a ZeroDivisionError
+        ({"freq": "-1h"}, "freq='-1h' must be a positive step"),  # was one window, silently
     ],
 )
 def test_bad_windows_are_refused_before_any_request(make_client, recorder, kwargs, message):

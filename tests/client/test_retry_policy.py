@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import email.utils
+import time
 
 import httpx
 import pytest
 
+import kameleoon_pandas as kp
 from kameleoon_pandas import _retry
+from kameleoon_pandas._exceptions import make_status_error
 
 
 @pytest.mark.parametrize(
@@ -65,3 +68,15 @@ def test_retry_after_wins_is_capped_and_budget_clips() -> None:
     assert _retry.retry_delay(9, None, remaining=-5.0) == 0.0
     jittered = _retry.retry_delay(1, 0.0, remaining=60, rand=lambda: 1.0)
     assert 0.0 < jittered <= _retry.BACKOFF_BASE
+
+
+def test_rate_limit_error_reads_retry_after_as_the_retry_policy_does() -> None:
+    def error(value: str) -> kp.RateLimitError:
+        request = httpx.Request("GET", "http://127.0.0.1:9/map/map")
+        response = httpx.Response(429, headers={"Retry-After": value}, request=request)
+        return make_status_error(response)
+
+    assert error("2.5").retry_after == 2.5
+    assert error("-3").retry_after == 0.0  # was -3.0
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert error(in_a_minute).retry_after == pytest.approx(60, abs=2)  # was None

@@ -45,3 +45,4 @@ def _calm_emulator(request) -> Iterator[None]:
         server = request.getfixturevalue("srv")
         server.options.fault_rate = 0.0
         server.options.max_event_body = 3_000_000
+        server.options.max_small_body = 1_000_000

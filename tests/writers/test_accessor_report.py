@@ -107,3 +107,18 @@ def test_report_text_html_and_raise():
     assert err.value.report is report
     good = PushReport("push_maps", "s", rows=1, valid=1, sent=1)
     assert good.ok and good.raise_for_failures() is good
+
+
+@pytest.mark.parametrize(
+    "push",
+    [
+        lambda df, c: kp.push_events(df, "conversion", client=c),
+        lambda df, c: kp.push_maps(df, key="visitor_code", client=c),
+        lambda df, c: kp.forget_visitors(df, client=c),
+    ],
+)
+def test_writers_refuse_an_async_client_with_a_clear_error(push):
+    df = pd.DataFrame({"visitor_code": ["a"], "goal_id": [1]})
+    core = kp.AsyncClient("s", base_url="http://127.0.0.1:9")
+    with pytest.raises(kp.ValidationError, match="AsyncClient"):
+        push(df, core)

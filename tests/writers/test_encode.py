@@ -347,6 +347,27 @@ def test_map_records_leave_missing_cells_out():
     assert problems.frame(df.index)["reason"].tolist() == ["empty key"]
 
 
+def test_map_records_typed_columns_skip_the_json_check_but_not_infinities():
+    df = pd.DataFrame(
+        {
+            "key": ["k1", "k2", "k3"],
+            "score": [1.5, np.inf, np.nan],
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "ok": pd.array([True, False, None], dtype="boolean"),
+            "name": pd.array(["a", None, "c"], dtype="string"),
+            "when": [object(), 1, None],
+        }
+    )
+    keys, records, positions, problems = encode.map_records(df, "key")
+    assert keys == ["k3"] and positions.tolist() == [2]
+    assert records == [{"n": 3, "name": "c"}]
+    assert type(records[0]["n"]) is int
+    assert problems.frame(df.index).to_dict("records") == [
+        {"index": 0, "column": "when", "reason": "not JSON-serialisable"},
+        {"index": 1, "column": "score", "reason": "not JSON-serialisable"},
+    ]
+
+
 def test_chunk_codes_under_the_limit():
     codes = [f"code{i:06d}" for i in range(1_000)]
     chunks = encode.chunk_codes(codes, limit=1_000)

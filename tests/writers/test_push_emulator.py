@@ -394,6 +394,21 @@ def test_forget_visitors(client, site):
     assert feed(client, ["g3"], site).empty
 
 
+def test_forget_splits_a_body_refused_as_too_large(srv, client, site):
+    codes = [f"visitor-{i:04d}" for i in range(40)]
+    push_events(
+        pd.DataFrame({"visitor_code": codes, "goal_id": 1}),
+        "conversion",
+        client=client,
+        site_code=site,
+        progress=False,
+    ).raise_for_failures()
+    srv.options.max_small_body = 100  # about 7 codes a body
+    report = forget_visitors(codes + codes[:5], client=client, site_code=site, progress=False)
+    assert report.ok and report.sent == 45 and report.requests > report.batches == 1
+    assert feed(client, codes, site).empty
+
+
 def test_reports_never_show_secrets(srv, client, site):
     report = push_events(
         pd.DataFrame({"visitor_code": ["r1"], "goal_id": [1]}),
