@@ -194,6 +194,18 @@ def read_product_counters(
     return frame
 
 
+def _fetch_by_keys(
+    client: Client, method: str, keys: list[str], site: str, desc: str, progress: bool | None
+) -> dict:
+    """Run a keyed raw method (split into calls of at most 100 keys) under one progress bar."""
+
+    async def work(core: AsyncClient) -> dict:
+        return await getattr(core, method)(keys, site_code=site)
+
+    total = math.ceil(len(keys) / MAX_KEYS_PER_CALL)
+    return _run_with_bar(client, work, total=total, desc=desc, progress=progress)
+
+
 def read_product_data(
     eans: Iterable[str],
     *,
@@ -218,11 +230,7 @@ def read_product_data(
         frame, _ = product_data_frame({}, eans=[], site_code=site)
         return frame
 
-    async def work(core: AsyncClient) -> dict:
-        return await core.get_product_data(keys, site_code=site)
-
-    total = math.ceil(len(keys) / MAX_KEYS_PER_CALL)
-    answer = _run_with_bar(client, work, total=total, desc="product data", progress=progress)
+    answer = _fetch_by_keys(client, "get_product_data", keys, site, "product data", progress)
     frame, missing = product_data_frame(answer, eans=keys, site_code=site)
     _warn_missing(missing, len(keys), "EANs")
     return frame
@@ -250,11 +258,7 @@ def read_maps(
     if not wanted:
         return empty_frame(MAP_KEYS)
 
-    async def work(core: AsyncClient) -> dict:
-        return await core.get_maps(wanted, site_code=site)
-
-    total = math.ceil(len(wanted) / MAX_KEYS_PER_CALL)
-    answer = _run_with_bar(client, work, total=total, desc="maps", progress=progress)
+    answer = _fetch_by_keys(client, "get_maps", wanted, site, "maps", progress)
     frame, missing = maps_frame(answer, keys=wanted, site_code=site)
     _warn_missing(missing, len(wanted), "keys")
     return frame
