@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import accessor  # noqa: F401  (registers df.kam)
 from ._exceptions import (
+    APIError,
     APIStatusError,
     AuthenticationError,
     BadRequestError,
@@ -24,22 +25,23 @@ from ._exceptions import (
     KameleoonWarning,
     PayloadTooLargeError,
     PermissionDeniedError,
+    PushError,
     RateLimitError,
     ServerError,
     TransportError,
     ValidationError,
 )
+from ._version import __version__
 from .client import AsyncClient, Client
 from .loaders import read_maps, read_product_counters, read_product_data, read_visitor_feeds
-from .report import PushError, PushReport
+from .report import PushReport
 from .writers import forget_visitors, push_events, push_maps, push_product_events
 
 if TYPE_CHECKING:
     from . import emulator, panels, plots
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "APIError",
     "APIStatusError",
     "AsyncClient",
     "AuthenticationError",
@@ -81,4 +83,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_MODULES))
+    # Only the public names: tab completion on ``kp.`` shows what users should type.
+    return sorted(__all__)

@@ -20,24 +20,18 @@ from __future__ import annotations
 import ipaddress
 import numbers
 import os
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import httpx
 
-from ._exceptions import ConfigurationError, ValidationError
-
-if TYPE_CHECKING:
-    from .client import Client
+from ._exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TOKEN_URL",
     "Settings",
     "check_site_code",
-    "resolve_client",
     "resolve_settings",
 ]
 
@@ -197,32 +191,3 @@ def resolve_settings(
         timeout=float(timeout),
         retry_budget=float(retry_budget),
     )
-
-
-_default_client: Client | None = None
-_default_lock = threading.Lock()
-
-
-def resolve_client(client: Client | None) -> Client:
-    """``client`` itself, or (for ``None``) one process-wide client built from the environment.
-
-    The default client is built lazily on first use, then reused; it is rebuilt if it was closed.
-    Anything but a ``kp.Client`` (an ``AsyncClient`` too) is a ValidationError.
-    """
-    global _default_client
-    if client is not None:
-        from .client import AsyncClient, Client
-
-        if isinstance(client, AsyncClient):
-            raise ValidationError(
-                "client= takes a kp.Client; for an AsyncClient, call its methods with await"
-            )
-        if not isinstance(client, Client):
-            raise ValidationError(f"client must be a kp.Client, got {type(client).__name__}")
-        return client
-    with _default_lock:
-        if _default_client is None or _default_client.closed:
-            from .client import Client
-
-            _default_client = Client()
-        return _default_client

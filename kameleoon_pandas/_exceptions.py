@@ -5,14 +5,16 @@
     KameleoonError
      ├── ConfigurationError        a setting is missing or unsafe (also a ValueError)
      ├── ValidationError           bad input, found before any request (also a ValueError)
-     ├── TransportError            the network failed, after the retries
-     └── APIStatusError            the server answered with an error status
-          ├── BadRequestError          400
-          ├── AuthenticationError      401 (also: the token endpoint refused the credentials)
-          ├── PermissionDeniedError    403
-          ├── PayloadTooLargeError     413
-          ├── RateLimitError           429
-          └── ServerError              5xx
+     ├── PushError                 PushReport.raise_for_failures(): rows were invalid or failed
+     └── APIError                  a request did not succeed (method, path)
+          ├── TransportError           the network failed, after the retries
+          └── APIStatusError           the server answered with an error status (.response)
+               ├── BadRequestError          400
+               ├── AuthenticationError      401 (also: the token endpoint refused the credentials)
+               ├── PermissionDeniedError    403
+               ├── PayloadTooLargeError     413
+               ├── RateLimitError           429
+               └── ServerError              5xx
 
     KameleoonWarning (a UserWarning)  a result left something out, e.g. keys the API did not know
 
@@ -24,10 +26,15 @@ described by method and path only, never by headers or query credentials.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:  # only for annotations: the error tree is a leaf that frames can import
+    import httpx
+
+    from .report import PushReport
 
 __all__ = [
+    "APIError",
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
@@ -36,6 +43,7 @@ __all__ = [
     "KameleoonWarning",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PushError",
     "RateLimitError",
     "ServerError",
     "TransportError",
@@ -60,8 +68,19 @@ class ValidationError(KameleoonError, ValueError):
     """Input was refused before any request was sent; the message names the value."""
 
 
-class TransportError(KameleoonError):
-    """The request could not be completed at the network level, even after retries."""
+class PushError(KameleoonError):
+    """Raised by :meth:`PushReport.raise_for_failures`; the report is ``.report``."""
+
+    def __init__(self, message: str, report: PushReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class APIError(KameleoonError):
+    """A request to the Data API (or its token endpoint) did not succeed.
+
+    Attributes: ``method`` and ``path`` of the request (never its headers or query).
+    """
 
     def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
         super().__init__(message)
@@ -69,7 +88,11 @@ class TransportError(KameleoonError):
         self.path = path
 
 
-class APIStatusError(KameleoonError):
+class TransportError(APIError):
+    """The request could not be completed at the network level, even after retries."""
+
+
+class APIStatusError(APIError):
     """The server answered with an error status.
 
     Attributes: ``method``, ``path``, ``status_code``, ``message`` (the server's own words, or
@@ -80,12 +103,10 @@ class APIStatusError(KameleoonError):
     def __init__(
         self, *, method: str, path: str, status_code: int, message: str, response: httpx.Response
     ) -> None:
-        self.method = method
-        self.path = path
+        super().__init__(f"{method} {path} -> {status_code}: {message}", method=method, path=path)
         self.status_code = status_code
         self.message = message
         self.response = response
-        super().__init__(f"{method} {path} -> {status_code}: {message}")
 
 
 class BadRequestError(APIStatusError):
@@ -153,3 +174,11 @@ def make_status_error(response: httpx.Response) -> APIStatusError:
         message=_server_message(response),
         response=response,
     )
+
+
+# Shown as ``kameleoon_pandas.X`` in tracebacks and docs, where users meet them.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "kameleoon_pandas"
+del _name, _obj

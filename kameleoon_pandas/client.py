@@ -19,6 +19,7 @@ import functools
 import json as jsonlib
 import logging
 import math
+import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
@@ -31,34 +32,24 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_bef
 from . import _retry
 from ._auth import ClientCredentialsAuth, TokenProvider
 from ._config import Settings, resolve_settings
+from ._contract import (
+    KIND_FLAGS,
+    MAX_ID_LENGTH,
+    MAX_KEYS_PER_CALL,
+    MAX_PREVIOUS_VISITS,
+    MAX_TTL_HOURS,
+)
 from ._exceptions import APIStatusError, TransportError, ValidationError, make_status_error
 from ._runner import LoopThread
-from .frames.encode import MAX_ID_LENGTH
-from .frames.schemas import FEED_KINDS
+from ._version import __version__
 
-__all__ = ["MAX_KEYS_PER_CALL", "AsyncClient", "Client"]
+__all__ = ["MAX_KEYS_PER_CALL", "AsyncClient", "Client", "resolve_client"]
 
 T = TypeVar("T")
 logger = logging.getLogger("kameleoon_pandas.client")
 
-#: The most keys (EANs, map keys) one call may carry (data-api.md 3.5-3.7).
-MAX_KEYS_PER_CALL = 100
 #: The longest identifier the API accepts (data-api.md 1); the writers check the same.
 MAX_KEY_LENGTH = MAX_ID_LENGTH
-#: The longest a map may live after its last write, in hours (data-api.md 3.7).
-MAX_TTL_HOURS = 8784
-
-#: ``kind`` column values -> the ``GET /visit/visitor`` flag that asks for them.
-KIND_FLAGS: Mapping[str, str] = {
-    "page": "page",
-    "conversion": "conversion",
-    "custom_data": "customData",
-    "experiment": "experiment",
-    "personalization": "personalization",
-    "geolocation": "geolocation",
-    "static_data": "staticData",
-}
-assert set(KIND_FLAGS) == set(FEED_KINDS)
 
 #: Called with 1 after each completed request of the current task (progress bars set it).
 on_request: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
@@ -134,9 +125,11 @@ def validate_previous_visits(previous_visits: int | None) -> int | None:
     if (
         isinstance(previous_visits, bool)
         or not isinstance(previous_visits, int)
-        or not 0 <= previous_visits <= 25
+        or not 0 <= previous_visits <= MAX_PREVIOUS_VISITS
     ):
-        raise ValidationError(f"previous_visits must be an integer 0..25, got {previous_visits!r}")
+        raise ValidationError(
+            f"previous_visits must be an integer 0..{MAX_PREVIOUS_VISITS}, got {previous_visits!r}"
+        )
     return previous_visits
 
 
@@ -249,7 +242,6 @@ class AsyncClient:
                 max_connections=s.max_concurrency + 4, max_keepalive_connections=s.max_concurrency
             )
             transport = AiohttpTransport(limits=limits)
-        from . import __version__
 
         self._http = httpx.AsyncClient(
             base_url=s.base_url,
@@ -775,3 +767,28 @@ class Client:
     get_map = _sync("get_map")
     get_maps = _sync("get_maps")
     post_maps = _sync("post_maps")
+
+
+_default_client: Client | None = None
+_default_lock = threading.Lock()
+
+
+def resolve_client(client: Client | None) -> Client:
+    """``client`` itself, or (for ``None``) one process-wide client built from the environment.
+
+    The default client is built lazily on first use, then reused; it is rebuilt if it was closed.
+    Anything but a ``kp.Client`` (an ``AsyncClient`` too) is a ValidationError.
+    """
+    global _default_client
+    if client is not None:
+        if isinstance(client, AsyncClient):
+            raise ValidationError(
+                "client= takes a kp.Client; for an AsyncClient, call its methods with await"
+            )
+        if not isinstance(client, Client):
+            raise ValidationError(f"client must be a kp.Client, got {type(client).__name__}")
+        return client
+    with _default_lock:
+        if _default_client is None or _default_client.closed:
+            _default_client = Client()
+        return _default_client

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._config import resolve_client
 from ._exceptions import KameleoonWarning, ValidationError
 from ._progress import progress_bar
 from .client import (
@@ -32,6 +31,7 @@ from .client import (
     Client,
     gather_all,
     on_request,
+    resolve_client,
     validate_keys,
     validate_kinds,
     validate_previous_visits,

@@ -208,7 +208,7 @@ class _Panel(widgets.VBox):
     def client(self) -> Client:
         """The client the panel uses: the one given, else the default built from the env."""
         if self._client is None:
-            from ._config import resolve_client
+            from .client import resolve_client
 
             self._client = resolve_client(None)
         return self._client

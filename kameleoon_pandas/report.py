@@ -9,19 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from ._exceptions import KameleoonError
+from ._exceptions import KameleoonError, PushError
 
-__all__ = ["PushError", "PushReport"]
+__all__ = ["PushReport"]
 
 _PREVIEW_ROWS = 10
-
-
-class PushError(KameleoonError):
-    """Raised by :meth:`PushReport.raise_for_failures`; the report is ``.report``."""
-
-    def __init__(self, message: str, report: PushReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:

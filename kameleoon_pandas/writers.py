@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._config import check_site_code, resolve_client
+from ._config import check_site_code
 from ._exceptions import KameleoonError, PayloadTooLargeError, ValidationError
 from ._progress import progress_bar
-from .client import validate_ttl_hours
+from .client import resolve_client, validate_ttl_hours
 from .frames import encode
 from .report import PushReport
 

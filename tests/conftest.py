@@ -1,4 +1,4 @@
-"""Shared test setup: no test sees the developer's own KAMELEOON_* settings."""
+"""Test setup for the whole suite: no test sees the developer's own KAMELEOON_* settings."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +18,6 @@ def _clean_kameleoon_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """``../shared`` beside the checkout (DESIGN.md, data-api.md, wire samples)."""
-    if not SHARED.is_dir():
-        pytest.fail(f"../shared is missing: expected it at {SHARED}")
-    return SHARED
+def data_dir() -> Path:
+    """The project's own test data: ``tests/data`` (recorded official-SDK requests in ``wire/``)."""
+    return DATA

@@ -58,6 +58,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from .._contract import EVENT_BODY_LIMIT, MAX_ID_LENGTH, SMALL_BODY_LIMIT
 from .._exceptions import ValidationError
 from . import bytecols
 
@@ -78,12 +79,6 @@ __all__ = [
     "plan_visit_events",
 ]
 
-#: Event bodies stay under 2.5 MiB, as the official SDKs split them (data-api.md 1; limit 3 MB).
-EVENT_BODY_LIMIT = int(2.5 * 1024 * 1024)
-#: Forget and map bodies stay under 1 MB with a margin for the JSON/line overhead.
-SMALL_BODY_LIMIT = 1_000_000 - 4_096
-#: Identifiers (visitor codes, mapping values, EANs, map keys) are at most 100 characters.
-MAX_ID_LENGTH = 100
 #: Rows encoded at a time: bounds the memory of the encoding to a few MB whatever the frame.
 SLICE_ROWS = 65_536
 

@@ -13,6 +13,8 @@ from types import MappingProxyType
 
 import pandas as pd
 
+from .._contract import FEED_KINDS as _FEED_KINDS
+
 TIME = "datetime64[ms, UTC]"
 STR = "string"
 INT = "Int64"
@@ -70,17 +72,7 @@ PRODUCT_ATTRIBUTES: Mapping[str, tuple[str, str]] = MappingProxyType(
 MAP_KEYS: Schema = _schema(site_code=STR, key=STR)
 
 #: Event kinds of a visitor feed, as they appear in the ``kind`` column, -> the feed's wire key.
-FEED_KINDS: Mapping[str, str] = MappingProxyType(
-    {
-        "page": "pageEvents",
-        "conversion": "conversionEvents",
-        "custom_data": "customDataEvents",
-        "experiment": "experimentEvents",
-        "personalization": "personalizationEvents",
-        "geolocation": "geolocationEvents",
-        "static_data": "staticDataEvent",  # one object per visit, not a list
-    }
-)
+FEED_KINDS: Mapping[str, str] = _FEED_KINDS
 
 #: One row per event (long, tidy); custom data gives one row per value with its count.
 VISITOR_FEED: Schema = _schema(

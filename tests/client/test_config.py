@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import kameleoon_pandas as kp
+from kameleoon_pandas import client as client_module
 from kameleoon_pandas._config import DEFAULT_BASE_URL, DEFAULT_TOKEN_URL, resolve_settings
 
 from .conftest import SECRET
@@ -124,22 +125,20 @@ def test_the_secret_never_shows_in_reprs() -> None:
 def test_resolve_client_builds_one_default_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kameleoon_pandas import _config
-
-    monkeypatch.setattr(_config, "_default_client", None)
+    monkeypatch.setattr(client_module, "_default_client", None)
     monkeypatch.setenv("KAMELEOON_SITE_CODE", "fromenv")
-    first = _config.resolve_client(None)
+    first = client_module.resolve_client(None)
     try:
         assert first.site_code == "fromenv"
-        assert _config.resolve_client(None) is first
+        assert client_module.resolve_client(None) is first
         first.close()
-        second = _config.resolve_client(None)  # a closed default is rebuilt
+        second = client_module.resolve_client(None)  # a closed default is rebuilt
         assert second is not first and not second.closed
         second.close()
     finally:
         first.close()
     mine = kp.Client(site_code="x")
     try:
-        assert _config.resolve_client(mine) is mine
+        assert client_module.resolve_client(mine) is mine
     finally:
         mine.close()

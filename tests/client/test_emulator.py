@@ -420,9 +420,9 @@ def test_loaders_from_a_running_loop_and_from_threads(srv, pushed) -> None:
 
 
 def test_default_client_from_the_environment(srv, pushed, monkeypatch) -> None:
-    from kameleoon_pandas import _config
+    from kameleoon_pandas import client as _client_module
 
-    monkeypatch.setattr(_config, "_default_client", None)
+    monkeypatch.setattr(_client_module, "_default_client", None)
     for name, value in srv.env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("KAMELEOON_SITE_CODE", SITE)
@@ -430,8 +430,8 @@ def test_default_client_from_the_environment(srv, pushed, monkeypatch) -> None:
         frame = kp.read_maps(list(MAP_DATA)[:5])
         assert frame["key"].tolist() == list(MAP_DATA)[:5]
     finally:
-        if _config._default_client is not None:
-            _config._default_client.close()
+        if _client_module._default_client is not None:
+            _client_module._default_client.close()
 
 
 # -- the demo data set: several visits per visitor, against a naive reading of the raw JSON ----

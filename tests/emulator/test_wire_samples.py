@@ -12,8 +12,8 @@ from kameleoon_pandas.emulator import serve
 
 
 @pytest.fixture(scope="module")
-def recorded(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "wire" / "official-python-sdk-3.22.2.json").read_text())
+def recorded(data_dir: Path) -> dict:
+    return json.loads((data_dir / "wire" / "official-python-sdk-3.22.2.json").read_text())
 
 
 def test_the_recorded_sdk_requests_are_accepted_and_their_events_read_back(recorded: dict) -> None:

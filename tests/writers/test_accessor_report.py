@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import kameleoon_pandas as kp
-from kameleoon_pandas.report import PushError, PushReport
+from kameleoon_pandas import PushError, PushReport
 
 
 def test_importing_the_package_registers_the_accessor_with_docstrings():

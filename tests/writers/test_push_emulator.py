@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 
 import kameleoon_pandas as kp
-from kameleoon_pandas import loaders
+from kameleoon_pandas import PushError, PushReport, loaders
 from kameleoon_pandas.client import Client
 from kameleoon_pandas.emulator import serve
 from kameleoon_pandas.frames import encode
 from kameleoon_pandas.frames.schemas import VISITOR_FEED, conform
-from kameleoon_pandas.report import PushError, PushReport
 from kameleoon_pandas.writers import forget_visitors, push_events, push_maps, push_product_events
 
 FIELDS = {
