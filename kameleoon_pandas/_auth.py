@@ -16,7 +16,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import httpx
 
-from ._exceptions import AuthenticationError, KameleoonError, _server_message, make_status_error
+from ._exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    KameleoonError,
+    _server_message,
+    make_status_error,
+)
 from ._retry import is_retryable_status
 
 __all__ = ["ClientCredentialsAuth", "TokenProvider"]
@@ -74,6 +80,8 @@ class TokenProvider:
         self._token: _Token | None = None
         self._refresh: asyncio.Task[str] | None = None  # the fetch in flight, shared
         self.refreshes = 0
+        #: Seconds for token freshness; a test may swap in a clock it advances by hand.
+        self.clock: Callable[[], float] = time.monotonic
 
     def __repr__(self) -> str:
         return f"TokenProvider(client_id={self.client_id!r}, token_url={self.token_url!r})"
@@ -81,7 +89,7 @@ class TokenProvider:
     async def token(self, *, stale: str | None = None) -> str:
         """A fresh token; ``stale`` is one the API just refused (replaced unless done already)."""
         current = self._token
-        if current is not None and current.fresh(time.monotonic()) and current.value != stale:
+        if current is not None and current.fresh(self.clock()) and current.value != stale:
             return current.value
         if self._refresh is None:
             self._refresh = asyncio.ensure_future(self._refreshed())
@@ -102,7 +110,7 @@ class TokenProvider:
             data={"grant_type": "client_credentials"},
         )
         request.headers["Authorization"] = _basic_auth(self.client_id, self._secret)
-        sent_at = time.monotonic()
+        sent_at = self.clock()
         try:
             response = await self._send(request)
         except KameleoonError as exc:
@@ -164,7 +172,7 @@ class TokenProvider:
 
     def _scrub(self, exc: KameleoonError) -> KameleoonError:
         exc.args = tuple(self._clean(a) if isinstance(a, str) else a for a in exc.args)
-        if hasattr(exc, "message") and isinstance(exc.message, str):
+        if isinstance(exc, APIStatusError):
             exc.message = self._clean(exc.message)
         return exc
 

@@ -41,6 +41,33 @@ site_code : str, optional
 progress : bool, optional
     Show a progress bar. ``None`` (the default) shows one in a notebook or a terminal and
     none when output is piped; ``True`` or ``False`` force it.""",
+    "settings": """\
+site_code : str, optional
+    The default site code of every call (``KAMELEOON_SITE_CODE``; else the first of
+    ``site_codes``).
+site_codes : list of str or str, optional
+    The site codes offered by pickers and panels (``KAMELEOON_SITE_CODES``, comma-separated;
+    else ``[site_code]``).
+client_id, client_secret : str, optional
+    OAuth2 client credentials (``KAMELEOON_CLIENT_ID``, ``KAMELEOON_CLIENT_SECRET``): both or
+    neither. Without them calls go out without a token.
+base_url : str, optional
+    The Data API (``KAMELEOON_BASE_URL``, default ``https://data.kameleoon.io``). Plain
+    ``http://`` is refused except to a loopback address.
+token_url : str, optional
+    The token endpoint (``KAMELEOON_TOKEN_URL``, default
+    ``https://api.kameleoon.com/oauth/token``).
+max_concurrency : int, default 16
+    Requests in flight at once.
+rate_limit : float, optional
+    Requests per second at most (none by default).
+timeout : float, default 30.0
+    Seconds per attempt.
+retry_budget : float, default 60.0
+    Total seconds the retries of one call may take; 0 disables retries.
+transport : httpx.AsyncBaseTransport, optional
+    Replaces the network (tests pass ``httpx.ASGITransport`` or ``httpx.MockTransport``);
+    by default the ``httpx-aiohttp`` transport.""",
     "dry_run": """\
 dry_run : bool, default False
     Only validate and encode: nothing is sent, and the report says what would have been

@@ -25,6 +25,7 @@ described by method and path only, never by headers or query credentials.
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import TYPE_CHECKING
 
@@ -176,9 +177,14 @@ def make_status_error(response: httpx.Response) -> APIStatusError:
     )
 
 
-# Shown as ``kameleoon_pandas.X`` in tracebacks and docs, where users meet them.
+# Shown as ``kameleoon_pandas.X`` in tracebacks and docs, where users meet them. Their methods
+# say the same, so that tools that follow ``__module__`` (the API docs) find one home for each.
 for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type):
         _obj.__module__ = "kameleoon_pandas"
-del _name, _obj
+        for _member in vars(_obj).values():
+            _function = getattr(_member, "fget", _member)  # a property's getter
+            if inspect.isfunction(_function):
+                _function.__module__ = "kameleoon_pandas"
+del _name, _obj, _member, _function

@@ -39,6 +39,7 @@ from ._contract import (
     MAX_PREVIOUS_VISITS,
     MAX_TTL_HOURS,
 )
+from ._docs import shared_doc
 from ._exceptions import APIStatusError, TransportError, ValidationError, make_status_error
 from ._runner import LoopThread
 from ._version import __version__
@@ -186,25 +187,32 @@ def _ms(value: int | float) -> int:
     return int(value)
 
 
+@shared_doc
 class AsyncClient:
-    """The async core: one ``httpx.AsyncClient`` over the ``httpx-aiohttp`` transport.
+    """The async core of the Data API client: one ``httpx.AsyncClient`` over ``httpx-aiohttp``.
 
-    Settings are resolved once, here, in this order: the argument, then the ``KAMELEOON_*``
-    environment variable, then the default (see ``kameleoon_pandas._config``)::
+    Settings are resolved once, here: the argument, then the ``KAMELEOON_*`` environment
+    variable, then the default. Every call goes through auth, a concurrency cap, an optional
+    rate limiter and the retry policy; an error status raises the matching
+    :class:`~kameleoon_pandas.APIStatusError`. Use one event loop per client.
 
-        site_code      KAMELEOON_SITE_CODE      default site code of every call
-        site_codes     KAMELEOON_SITE_CODES     the codes offered by pickers (comma-separated)
-        client_id      KAMELEOON_CLIENT_ID      with client_secret, or neither (no token)
-        client_secret  KAMELEOON_CLIENT_SECRET
-        base_url       KAMELEOON_BASE_URL       https://data.kameleoon.io
-        token_url      KAMELEOON_TOKEN_URL      https://api.kameleoon.com/oauth/token
+    Parameters
+    ----------
+    {settings}
 
-    ``max_concurrency`` caps requests in flight (16), ``rate_limit`` caps requests per second
-    (none), ``timeout`` is per attempt in seconds, ``retry_budget`` the total seconds that retries
-    of one call may take (0 disables retries). ``transport`` replaces the network (tests pass
-    ``httpx.ASGITransport`` or ``httpx.MockTransport``).
+    Raises
+    ------
+    ConfigurationError
+        A setting is malformed or unsafe (plain HTTP to a remote host, one credential of two).
 
-    Use it as ``async with kp.AsyncClient() as ac: ...`` (one event loop per client).
+    See Also
+    --------
+    Client : the same methods as plain calls, for scripts and notebooks.
+
+    Examples
+    --------
+    >>> async with kp.AsyncClient(site_code="abc123site") as ac:  # doctest: +SKIP
+    ...     feed = await ac.get_visitor("8k2j4h6g8f0d2s4a")
     """
 
     def __init__(
@@ -280,6 +288,7 @@ class AsyncClient:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._closed
 
     def __repr__(self) -> str:
@@ -313,7 +322,7 @@ class AsyncClient:
             retry_after = None
             if isinstance(exc, _RetryableStatus):
                 retry_after = _retry.parse_retry_after(exc.response.headers.get("Retry-After"))
-            remaining = budget - state.seconds_since_start
+            remaining = budget - (state.seconds_since_start or 0.0)
             return _retry.retry_delay(state.attempt_number, retry_after, remaining=remaining)
 
         def log_retry(state: RetryCallState) -> None:
@@ -356,6 +365,7 @@ class AsyncClient:
                     response = await self._attempt(build(), auth=auth, limited=limited)
                     if _retry.is_retryable_status(response.status_code):
                         raise _RetryableStatus(response)
+                    return response
         except _RetryableStatus as exc:
             return exc.response
         except (httpx.TransportError, ConnectionError) as exc:
@@ -363,7 +373,8 @@ class AsyncClient:
             raise TransportError(
                 f"{method} {path} failed: {type(exc).__name__}: {detail}", method=method, path=path
             ) from None
-        return response
+        # tenacity (reraise=True) ends the loop only by a return above or by raising.
+        raise AssertionError("unreachable: the retry loop ended without an outcome")
 
     async def _attempt(
         self, request: httpx.Request, *, auth: httpx.Auth | None, limited: bool
@@ -394,9 +405,34 @@ class AsyncClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Send one request to the Data API (auth, limits, retries); raise on an error status.
+        """Send one request to the Data API through auth, limits and retries.
 
-        ``path`` is relative to ``base_url`` (``"/map/map"``); ``params`` must carry ``siteCode``.
+        Parameters
+        ----------
+        method : str
+            ``"GET"`` or ``"POST"``.
+        path : str
+            Relative to ``base_url``, e.g. ``"/map/map"``.
+        params : mapping, optional
+            The query; it must carry ``siteCode``.
+        content : str or bytes, optional
+            The raw body (bodies over 1 MiB are streamed with a Content-Length).
+        json : object, optional
+            A body to send as JSON instead of ``content``.
+        headers : mapping, optional
+            Extra headers.
+
+        Returns
+        -------
+        httpx.Response
+            The successful response.
+
+        Raises
+        ------
+        APIStatusError
+            The server answered an error status (the subclass names it, e.g. RateLimitError).
+        TransportError
+            The network failed on every attempt.
         """
 
         def build() -> httpx.Request:
@@ -457,12 +493,32 @@ class AsyncClient:
         kinds: Iterable[str] | None = None,
         site_code: str | None = None,
     ) -> dict:
-        """``GET /visit/visitor``: the raw activity feed of one visitor (by code or mapping value).
+        """``GET /visit/visitor``: the raw activity feed of one visitor.
 
-        ``previous_visits`` (0..25; None = 0) previous visits besides the current one
-        (``current_visit``). ``kinds`` (None = all) take the ``kind`` column's names: page,
-        conversion, custom_data, experiment, personalization, geolocation, static_data.
-        ``kp.read_visitor_feeds`` gives the same as a DataFrame.
+        Parameters
+        ----------
+        visitor_code : str, optional
+            The visitor; give it or ``mapping_value``, not both.
+        mapping_value : str, optional
+            The cross-device identifier instead of a visitor code.
+        previous_visits : int, optional
+            Previous visits (0..25) besides the current one; ``None`` means 0.
+        current_visit : bool, default True
+            Include the current visit.
+        kinds : list of str, optional
+            The event kinds, by the ``kind`` column's names (page, conversion, custom_data,
+            experiment, personalization, geolocation, static_data); ``None`` means all.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        Returns
+        -------
+        dict
+            The feed as the API sends it (``{}`` for an unknown visitor).
+
+        See Also
+        --------
+        kameleoon_pandas.read_visitor_feeds : many visitors, as one tidy DataFrame.
         """
         params = self._visitor_params(
             visitor_code,
@@ -490,7 +546,7 @@ class AsyncClient:
         params = {"siteCode": self._site(site_code)}
         if visitor_code is not None:
             params["visitorCode"] = validate_keys([visitor_code], "visitor_code")[0]
-        else:
+        elif mapping_value is not None:
             params["mappingValue"] = validate_keys([mapping_value], "mapping_value")[0]
         if previous_visits:
             params["maxNumberPreviousVisits"] = str(previous_visits)
@@ -509,10 +565,21 @@ class AsyncClient:
         visitor_code: str | None = None,
         site_code: str | None = None,
     ) -> None:
-        """``POST /visit/events``: lines (str/bytes) or a list of event dicts (sent as JSON).
+        """``POST /visit/events``: send a body of visit events as it is.
 
-        ``visitor_code`` applies to every event of the body. ``kp.push_events`` builds the body
-        from a DataFrame, with nonces and size limits.
+        Parameters
+        ----------
+        body : str, bytes or list of dict
+            Event lines, or event objects (sent as JSON with ``json=true``).
+        visitor_code : str, optional
+            Applies to every event of the body.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        See Also
+        --------
+        kameleoon_pandas.push_events : builds the bodies from a DataFrame, with nonces, size
+            limits and a report.
         """
         params: dict[str, str] = {"siteCode": self._site(site_code)}
         if visitor_code is not None:
@@ -526,9 +593,20 @@ class AsyncClient:
         ean: str | None = None,
         site_code: str | None = None,
     ) -> None:
-        """``POST /product/events``: lines (str/bytes) or a list of event dicts (sent as JSON).
+        """``POST /product/events``: send a body of product events as it is.
 
-        ``ean`` applies to every event of the body (see also ``kp.push_product_events``).
+        Parameters
+        ----------
+        body : str, bytes or list of dict
+            Event lines, or event objects (sent as JSON with ``json=true``).
+        ean : str, optional
+            Applies to every event of the body.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        See Also
+        --------
+        kameleoon_pandas.push_product_events : the same from a DataFrame.
         """
         params: dict[str, str] = {"siteCode": self._site(site_code)}
         if ean is not None:
@@ -554,7 +632,19 @@ class AsyncClient:
     async def post_forget(
         self, visitor_codes: Iterable[str], *, site_code: str | None = None
     ) -> None:
-        """``POST /visit/forget``: delete every visit and event of these visitors."""
+        """``POST /visit/forget``: delete every visit and event of these visitors.
+
+        Parameters
+        ----------
+        visitor_codes : list of str
+            The visitors, each taken exactly as written.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        See Also
+        --------
+        kameleoon_pandas.forget_visitors : the same from a DataFrame column, in chunks.
+        """
         codes = validate_keys(visitor_codes, "visitor_codes")
         params = {"siteCode": self._site(site_code)}
         await self.request(
@@ -573,9 +663,26 @@ class AsyncClient:
         time_end: int,
         site_code: str | None = None,
     ) -> dict:
-        """``GET /product/productCounters`` over ``[time_begin, time_end)`` (epoch ms).
+        """``GET /product/productCounters``: views, add-to-cart and bought quantities.
 
-        More than 100 EANs are split into concurrent calls; the answer keeps input order.
+        Parameters
+        ----------
+        eans : list of str
+            The products; more than 100 are split into concurrent calls.
+        time_begin, time_end : int
+            The window ``[time_begin, time_end)`` in epoch milliseconds.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        Returns
+        -------
+        dict
+            ``{ean: {"v": views, "atcq": add_to_cart_quantity, "bq": bought_quantity}}`` in the
+            order of ``eans``.
+
+        See Also
+        --------
+        kameleoon_pandas.read_product_counters : as a DataFrame, one row per (ean, window).
         """
         keys = validate_keys(eans, "eans")
         begin, end = _ms(time_begin), _ms(time_end)
@@ -595,7 +702,20 @@ class AsyncClient:
         return await self._chunked(keys, fetch)
 
     async def get_product_data(self, eans: Iterable[str], *, site_code: str | None = None) -> dict:
-        """``GET /product/productData``: stored attributes per EAN (unknown EANs left out)."""
+        """``GET /product/productData``: the stored attributes of each product.
+
+        Parameters
+        ----------
+        eans : list of str
+            The products; more than 100 are split into concurrent calls.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        Returns
+        -------
+        dict
+            ``{ean: {attribute: value}}`` in the order of ``eans``; unknown EANs are left out.
+        """
         keys = validate_keys(eans, "eans")
         site = self._site(site_code)
 
@@ -606,13 +726,39 @@ class AsyncClient:
         return await self._chunked(keys, fetch)
 
     async def get_map(self, key: str, *, site_code: str | None = None) -> dict:
-        """``GET /map/map``: the stored object of one key (``{}`` when unknown)."""
+        """``GET /map/map``: the object stored under one key.
+
+        Parameters
+        ----------
+        key : str
+            The map key.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        Returns
+        -------
+        dict
+            The stored object, ``{}`` for an unknown key.
+        """
         key = validate_keys([key], "key")[0]
         answer = await self._get_json("/map/map", {"siteCode": self._site(site_code), "key": key})
         return answer if isinstance(answer, dict) else {}
 
     async def get_maps(self, keys: Iterable[str], *, site_code: str | None = None) -> dict:
-        """``GET /map/maps``: stored objects per key (unknown keys left out), input order."""
+        """``GET /map/maps``: the objects stored under several keys.
+
+        Parameters
+        ----------
+        keys : list of str
+            The map keys; more than 100 are split into concurrent calls.
+        site_code : str, optional
+            ``None`` uses the client's default.
+
+        Returns
+        -------
+        dict
+            ``{key: object}`` in the order of ``keys``; unknown keys are left out.
+        """
         wanted = validate_keys(keys, "keys")
         site = self._site(site_code)
 
@@ -626,8 +772,16 @@ class AsyncClient:
     ) -> None:
         """``POST /map/maps``: merge ``{key: {field: value}}`` into the stored objects.
 
-        A ``None`` field deletes that field, an empty object the key. ``ttl_hours`` (1..8784;
-        server default 2208, 92 days) is the expiry after this write.
+        Parameters
+        ----------
+        data : mapping
+            ``{key: {field: value}}``; a ``None`` field deletes that field, an empty object
+            deletes the key.
+        ttl_hours : int, optional
+            Expiry after this write, 1..8784 hours; ``None`` leaves the server's default
+            (2208, 92 days).
+        site_code : str, optional
+            ``None`` uses the client's default.
         """
         if not isinstance(data, Mapping):
             raise ValidationError(
@@ -668,14 +822,34 @@ def _shutdown(runner: LoopThread, core: AsyncClient) -> None:
     runner.stop()
 
 
+@shared_doc
 class Client:
-    """The sync client: the same methods as :class:`AsyncClient`, as plain calls.
+    """The Data API client for scripts and notebooks: the methods of :class:`AsyncClient`, sync.
 
-    Takes exactly the arguments of :class:`AsyncClient` (settings resolved once, argument >
-    ``KAMELEOON_*`` environment variable > default). The async core runs on a private event loop
-    in a daemon thread, so this works in scripts, in Jupyter cells, from several threads at once
-    and alongside ``nest_asyncio``. Use ``with kp.Client() as client: ...`` or call ``close()``;
-    an unclosed client is closed at exit and never keeps the interpreter alive.
+    Settings are resolved once, here: the argument, then the ``KAMELEOON_*`` environment
+    variable, then the default. The async core runs on a private event loop in a daemon thread,
+    so a ``Client`` works in scripts, inside Jupyter's running loop and from several threads,
+    without patching asyncio. Close it with ``close()`` or a ``with`` block; an unclosed client
+    is closed at exit and never keeps the interpreter alive. Every loader and writer takes one
+    as ``client=``.
+
+    Parameters
+    ----------
+    {settings}
+
+    Raises
+    ------
+    ConfigurationError
+        A setting is malformed or unsafe (plain HTTP to a remote host, one credential of two).
+
+    See Also
+    --------
+    AsyncClient : the same methods as coroutines.
+
+    Examples
+    --------
+    >>> with kp.Client(site_code="abc123site") as client:  # doctest: +SKIP
+    ...     counters = kp.read_product_counters(["SKU-1"], start="2026-11-01", client=client)
     """
 
     def __init__(
@@ -732,6 +906,7 @@ class Client:
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` was called (or the client was closed at exit)."""
         return not self._finalizer.alive
 
     def __repr__(self) -> str:
@@ -741,7 +916,23 @@ class Client:
         )
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the client's private loop thread and return its result."""
+        """Run a coroutine on the client's private loop thread and return its result.
+
+        Parameters
+        ----------
+        coro : coroutine
+            Typically a call of ``client.async_client``'s methods.
+
+        Returns
+        -------
+        object
+            What the coroutine returned.
+
+        Raises
+        ------
+        RuntimeError
+            The client is closed.
+        """
         if self.closed:
             coro.close()
             raise RuntimeError("this client is closed")

@@ -16,7 +16,47 @@ def test_all_names_resolve() -> None:
         assert getattr(kp, name) is not None, name
 
 
-def test_all_lists_every_public_name() -> None:
+EXPECTED_PUBLIC = {
+    # errors and warnings
+    "APIError",
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "KameleoonError",
+    "KameleoonWarning",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PushError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    # clients, loaders, writers, the report
+    "AsyncClient",
+    "Client",
+    "read_maps",
+    "read_product_counters",
+    "read_product_data",
+    "read_visitor_feeds",
+    "forget_visitors",
+    "push_events",
+    "push_maps",
+    "push_product_events",
+    "PushReport",
+    # the lazy rooms and the version
+    "emulator",
+    "panels",
+    "plots",
+    "__version__",
+}
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert set(kp.__all__) == EXPECTED_PUBLIC
+    assert len(kp.__all__) == len(set(kp.__all__))
+    # Every public-looking name of the module is in __all__ (submodules imported as a side
+    # effect, like kp.client, are rooms, not names users type).
     public = {
         name
         for name, value in vars(kp).items()
@@ -24,6 +64,43 @@ def test_all_lists_every_public_name() -> None:
     }
     public -= {"annotations", "importlib", "TYPE_CHECKING", "Any"}
     assert public <= set(kp.__all__), sorted(public - set(kp.__all__))
+
+
+def test_dir_shows_only_public_names() -> None:
+    assert dir(kp) == sorted(kp.__all__)
+
+
+def test_public_exceptions_live_in_the_package_namespace() -> None:
+    for name in kp.__all__:
+        value = getattr(kp, name)
+        if isinstance(value, type) and issubclass(value, Exception | Warning):
+            assert value.__module__ == "kameleoon_pandas", name
+            assert getattr(kp, value.__qualname__) is value
+
+
+def test_the_error_tree() -> None:
+    assert issubclass(kp.TransportError, kp.APIError)
+    assert issubclass(kp.APIStatusError, kp.APIError)
+    assert issubclass(kp.APIError, kp.KameleoonError)
+    assert issubclass(kp.PushError, kp.KameleoonError)
+    assert not issubclass(kp.PushError, kp.APIError)
+    for status_error in ("BadRequestError", "AuthenticationError", "ServerError"):
+        assert issubclass(getattr(kp, status_error), kp.APIStatusError)
+    # The tree drawn in the module docstring names every public error.
+    from kameleoon_pandas import _exceptions
+
+    drawn = _exceptions.__doc__ or ""
+    for name in kp.__all__:
+        if name.endswith("Error"):
+            assert name in drawn, name
+
+
+def test_one_version_source() -> None:
+    from importlib.metadata import version
+
+    from kameleoon_pandas._version import __version__
+
+    assert kp.__version__ == __version__ == version("kameleoon-pandas")
 
 
 def test_every_error_is_a_kameleoon_error() -> None:

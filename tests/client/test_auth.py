@@ -6,7 +6,6 @@ import asyncio
 import base64
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -62,12 +61,30 @@ def test_one_token_for_many_concurrent_requests(make_client, recorder: Recorder)
     assert {r.headers["authorization"] for r in api} == {f"Bearer {TOKEN}-0"}
 
 
+class FakeClock:
+    """A clock that moves only when told: token expiry without real waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _clocked(client) -> FakeClock:
+    clock = FakeClock()
+    client.async_client._token_provider.clock = clock
+    return clock
+
+
 def test_token_refreshed_before_it_expires(make_client) -> None:
-    server = TokenServer(expires_in=4.0)  # usable for half its life: 2 s (slack for a busy CI)
+    server = TokenServer(expires_in=4.0)  # usable for half its life: 2 s
     client = make_client(server, **CREDS)
+    clock = _clocked(client)
     assert client.get_map("k") == {"ok": f"{TOKEN}-0"}
+    clock.now += 1.9
     assert client.get_map("k") == {"ok": f"{TOKEN}-0"}
-    time.sleep(2.1)
+    clock.now += 0.2
     assert client.get_map("k") == {"ok": f"{TOKEN}-1"}
 
 
@@ -134,8 +151,9 @@ def test_secret_and_token_never_in_logs_reprs_or_errors(make_client, caplog) -> 
     caplog.set_level(logging.DEBUG)
     server = TokenServer(expires_in=0.2)
     client = make_client(server, **CREDS)
+    clock = _clocked(client)
     client.get_map("k")
-    time.sleep(0.15)
+    clock.now += 0.15
     server.revoke_all()
     client.get_map("k")
     server.revoke_all()

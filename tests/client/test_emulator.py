@@ -393,8 +393,9 @@ def test_a_token_expiring_mid_run_is_refreshed_without_a_failed_call() -> None:
 
         # The 401 path: the client still trusts its token, the server says it expired.
         token = provider._token
-        token.expires_at = time.monotonic() + 3600
-        time.sleep(0.7)
+        token.expires_at = provider.clock() + 3600
+        real_clock = server.state.clock
+        server.state.clock = lambda: real_clock() + 0.7  # the server's clock jumps past expiry
         before = provider.refreshes
         assert kp.read_maps(["m1"], client=client)["i"].tolist() == [1]
         assert provider.refreshes == before + 1

@@ -14,6 +14,8 @@ from kameleoon_pandas.demo import EMULATOR_DB_VARIABLE, demo_identifiers, execut
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
+pytestmark = pytest.mark.notebooks
+
 REPORT_SECTIONS = [
     "Product report",
     "Headline numbers",
