@@ -22,6 +22,8 @@ from ._exceptions import (
     KameleoonError,
     _server_message,
     make_status_error,
+    mask_authorization,
+    scrub,
 )
 from ._retry import is_retryable_status
 
@@ -116,7 +118,8 @@ class TokenProvider:
         except KameleoonError as exc:
             raise self._scrub(exc) from None
         if response.status_code != 200:
-            message = self._clean(_server_message(response))
+            mask_authorization(response.request)
+            message = _server_message(response, self.secrets)
             if is_retryable_status(response.status_code):
                 # still failing when the retries ran out: the server's trouble (a ServerError,
                 # a RateLimitError), not the credentials
@@ -136,6 +139,7 @@ class TokenProvider:
                 message=message,
                 response=response,
             )
+        mask_authorization(response.request)
         try:
             payload = response.json()
             value = payload["access_token"]
@@ -163,12 +167,15 @@ class TokenProvider:
         logger.debug("fetched a token for client_id %r (valid %.0f s)", self.client_id, lifetime)
         return _Token(value, sent_at + lifetime - margin)
 
+    @property
+    def secrets(self) -> tuple[str | None, ...]:
+        """What must never show: the secret, the Basic pair and the current token."""
+        token = self._token.value if self._token else None
+        return (self._secret, f"{self.client_id}:{self._secret}", token)
+
     def _clean(self, text: str) -> str:
-        """Remove the secret and any token from text that may come back from a server."""
-        for secret in (self._secret, self._token.value if self._token else None):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` that may come back from a server, without any credential (``scrub``)."""
+        return scrub(text, self.secrets)
 
     def _scrub(self, exc: KameleoonError) -> KameleoonError:
         exc.args = tuple(self._clean(a) if isinstance(a, str) else a for a in exc.args)

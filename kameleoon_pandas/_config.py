@@ -54,6 +54,7 @@ class Settings:
     rate_limit: float | None
     timeout: float
     retry_budget: float
+    max_retries: int = 4
 
     @property
     def has_credentials(self) -> bool:
@@ -142,6 +143,7 @@ def resolve_settings(
     rate_limit: float | None = None,
     timeout: float = 30.0,
     retry_budget: float = 60.0,
+    max_retries: int = 4,
 ) -> Settings:
     """Resolve every setting once (argument > environment > default) and check it."""
     codes = _site_codes(site_codes)
@@ -178,6 +180,8 @@ def resolve_settings(
         raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
     if not (_is_number(retry_budget) and retry_budget >= 0):
         raise ConfigurationError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
 
     return Settings(
         site_code=code,
@@ -190,4 +194,5 @@ def resolve_settings(
         rate_limit=float(rate_limit) if rate_limit is not None else None,
         timeout=float(timeout),
         retry_budget=float(retry_budget),
+        max_retries=max_retries,
     )

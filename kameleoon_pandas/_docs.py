@@ -65,6 +65,10 @@ timeout : float, default 30.0
     Seconds per attempt.
 retry_budget : float, default 60.0
     Total seconds the retries of one call may take; 0 disables retries.
+max_retries : int, default 4
+    Retries of one call at most (transport errors, 408, 429, 5xx), within ``retry_budget``.
+    A refused connection or an unknown host gets at most 2 quick retries, a certificate
+    failure none.
 transport : httpx.AsyncBaseTransport, optional
     Replaces the network (tests pass ``httpx.ASGITransport`` or ``httpx.MockTransport``);
     by default the ``httpx-aiohttp`` transport.""",

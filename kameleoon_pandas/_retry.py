@@ -9,16 +9,22 @@ budget that no sleep overshoots; stamina hides the wait behind its own backoff f
 from __future__ import annotations
 
 import email.utils
+import errno
 import random
+import socket
+import ssl
 import time
 from collections.abc import Callable
 
 import httpx
 
 __all__ = [
+    "CONNECT_RETRIES",
+    "CONNECT_RETRY_DELAY",
     "RETRY_AFTER_CAP",
     "RETRY_STATUSES",
     "backoff_delay",
+    "connect_failure",
     "is_retryable_status",
     "parse_retry_after",
     "retry_delay",
@@ -31,6 +37,10 @@ RETRY_STATUSES = frozenset({408, 429})
 RETRY_AFTER_CAP = 30.0
 BACKOFF_BASE = 0.1
 BACKOFF_CAP = 5.0
+#: A connection refused or a host that does not resolve gets this many quick retries (a server
+#: that is restarting), CONNECT_RETRY_DELAY * n seconds apart: under a second in all.
+CONNECT_RETRIES = 2
+CONNECT_RETRY_DELAY = 0.25
 
 
 def is_retryable_status(status: int) -> bool:
@@ -47,6 +57,28 @@ def should_retry(outcome: httpx.Response | BaseException) -> bool:
     if isinstance(outcome, httpx.Response):
         return is_retryable_status(outcome.status_code)
     return isinstance(outcome, httpx.TransportError | ConnectionError)
+
+
+def connect_failure(exc: BaseException) -> str | None:
+    """Why no connection could be made, read from ``exc`` and what caused it.
+
+    ``"certificate"`` (TLS verification failed: never retried), ``"refused"`` (nothing listens
+    there) or ``"dns"`` (the host does not resolve); ``None`` for any other failure. Transports
+    wrap the socket error (httpx-aiohttp even maps a refused connection to ``ConnectTimeout``),
+    so the chain of causes is what tells.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return "certificate"
+        if isinstance(current, socket.gaierror):
+            return "dns"
+        if isinstance(current, OSError) and current.errno == errno.ECONNREFUSED:
+            return "refused"
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

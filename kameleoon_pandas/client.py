@@ -14,6 +14,7 @@ so it works in a script, inside Jupyter's running loop, from several threads and
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import json as jsonlib
@@ -27,7 +28,14 @@ from typing import Any, TypeVar
 import httpx
 from aiolimiter import AsyncLimiter
 from httpx_aiohttp import AiohttpTransport
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_before_delay
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+)
+from tenacity.stop import stop_base
 
 from . import _retry
 from ._auth import ClientCredentialsAuth, TokenProvider
@@ -40,7 +48,16 @@ from ._contract import (
     MAX_TTL_HOURS,
 )
 from ._docs import shared_doc
-from ._exceptions import APIStatusError, TransportError, ValidationError, make_status_error
+from ._exceptions import (
+    APIStatusError,
+    ClientClosedError,
+    ConnectError,
+    KameleoonError,
+    TransportError,
+    ValidationError,
+    make_status_error,
+    scrub,
+)
 from ._runner import LoopThread
 from ._version import __version__
 
@@ -71,7 +88,55 @@ def _is_retryable_exception(exc: BaseException) -> bool:
         return True
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError | httpx.ProxyError):
         return False  # a wrong URL or request never gets better by waiting
+    if _retry.connect_failure(exc) == "certificate":
+        return False  # a certificate that failed verification fails again the same way
     return _retry.should_retry(exc)
+
+
+class _stop_fast_on_no_connection(stop_base):
+    """Stop after CONNECT_RETRIES quick retries when nothing accepts the connection at all."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        return (
+            exc is not None
+            and retry_state.attempt_number > _retry.CONNECT_RETRIES
+            and _retry.connect_failure(exc) in ("refused", "dns")
+        )
+
+
+def _connect_error(
+    method: str, path: str, request: httpx.Request, exc: BaseException, attempts: int
+) -> TransportError:
+    """The error for a request whose network failed throughout: what, where, and what to check."""
+    url = request.url
+    where = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    kind = _retry.connect_failure(exc)
+    if kind == "refused":
+        message = (
+            f"{method} {path}: could not connect to {where} (connection refused, {tries}); "
+            "is the server running?"
+        )
+    elif kind == "dns":
+        message = (
+            f"{method} {path}: the host {url.host!r} does not resolve ({tries}); check the URL "
+            "(base_url / KAMELEOON_BASE_URL, token_url / KAMELEOON_TOKEN_URL)"
+        )
+    elif kind == "certificate":
+        message = (
+            f"{method} {path}: the TLS certificate of {where} could not be verified "
+            f"(not retried): {scrub(str(exc) or type(exc).__name__)}"
+        )
+    else:
+        detail = scrub(str(exc) or type(exc).__name__)
+        return TransportError(
+            f"{method} {path} failed: {type(exc).__name__}: {detail} ({tries})",
+            method=method,
+            path=path,
+        )
+    return ConnectError(message, method=method, path=path, url=where)
 
 
 # -- input checks shared with the loaders (raise before any request) ---------------------------
@@ -228,6 +293,7 @@ class AsyncClient:
         rate_limit: float | None = None,
         timeout: float = 30.0,
         retry_budget: float = 60.0,
+        max_retries: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings: Settings = resolve_settings(
@@ -241,6 +307,7 @@ class AsyncClient:
             rate_limit=rate_limit,
             timeout=timeout,
             retry_budget=retry_budget,
+            max_retries=max_retries,
         )
         s = self.settings
         if transport is None:
@@ -319,6 +386,8 @@ class AsyncClient:
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
+            if exc is not None and _retry.connect_failure(exc) in ("refused", "dns"):
+                return _retry.CONNECT_RETRY_DELAY * state.attempt_number
             retry_after = None
             if isinstance(exc, _RetryableStatus):
                 retry_after = _retry.parse_retry_after(exc.response.headers.get("Retry-After"))
@@ -341,7 +410,11 @@ class AsyncClient:
 
         return AsyncRetrying(
             retry=retry_if_exception(_is_retryable_exception),
-            stop=stop_before_delay(budget),
+            stop=(
+                stop_before_delay(budget)
+                | stop_after_attempt(self.settings.max_retries + 1)
+                | _stop_fast_on_no_connection()
+            ),
             wait=wait,
             before_sleep=log_retry,
             sleep=asyncio.sleep,
@@ -358,23 +431,36 @@ class AsyncClient:
         limited: bool,
     ) -> httpx.Response:
         """Send ``build()`` until success, a non-retryable status or the budget's end; return the
-        last response (any status). Raises TransportError when the network failed throughout."""
+        last response (any status). Raises TransportError (ConnectError when no connection could
+        be made) when the network failed throughout, ClientClosedError once closed."""
+        attempts = 0
         try:
             async for attempt in self._retrying():
                 with attempt:
-                    response = await self._attempt(build(), auth=auth, limited=limited)
+                    if self._closed:
+                        raise ClientClosedError("this client is closed")
+                    attempts += 1
+                    request = build()
+                    response = await self._attempt(request, auth=auth, limited=limited)
                     if _retry.is_retryable_status(response.status_code):
                         raise _RetryableStatus(response)
                     return response
         except _RetryableStatus as exc:
             return exc.response
-        except (httpx.TransportError, ConnectionError) as exc:
-            detail = str(exc) or type(exc).__name__
-            raise TransportError(
-                f"{method} {path} failed: {type(exc).__name__}: {detail}", method=method, path=path
-            ) from None
-        # tenacity (reraise=True) ends the loop only by a return above or by raising.
-        raise AssertionError("unreachable: the retry loop ended without an outcome")
+        except (httpx.TransportError, ConnectionError, RuntimeError) as exc:
+            if self._closed:
+                failure: KameleoonError = ClientClosedError(
+                    f"{method} {path}: the client was closed while this call was in flight"
+                )
+            elif isinstance(exc, RuntimeError):
+                raise
+            else:
+                failure = _connect_error(method, path, request, exc, attempts)
+        else:  # tenacity (reraise=True) ends the loop only by a return above or by raising
+            raise AssertionError("unreachable: the retry loop ended without an outcome")
+        # Raised outside the except block, so that no __context__ keeps the transport's
+        # exception (and the headers its frames hold) attached to what the user sees.
+        raise failure
 
     async def _attempt(
         self, request: httpx.Request, *, auth: httpx.Auth | None, limited: bool
@@ -387,6 +473,10 @@ class AsyncClient:
                 await self._limiter.acquire()
             self.attempts += 1
             return await self._http.send(request, auth=auth)
+
+    def _secrets(self) -> tuple[str | None, ...]:
+        """This client's credentials, for scrubbing what servers say back."""
+        return self._token_provider.secrets if self._token_provider is not None else ()
 
     async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
         # Outside the semaphore: requests waiting for the token hold slots, and must not
@@ -449,7 +539,7 @@ class AsyncClient:
 
         response = await self._send_with_retries(method, path, build, auth=self._auth, limited=True)
         if response.status_code >= 400:
-            raise make_status_error(response)
+            raise make_status_error(response, self._secrets())
         callback = on_request.get()
         if callback is not None:
             callback(1)
@@ -865,6 +955,7 @@ class Client:
         rate_limit: float | None = None,
         timeout: float = 30.0,
         retry_budget: float = 60.0,
+        max_retries: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         # Settings are resolved (and refused) before any thread starts.
@@ -879,6 +970,7 @@ class Client:
             rate_limit=rate_limit,
             timeout=timeout,
             retry_budget=retry_budget,
+            max_retries=max_retries,
             transport=transport,
         )
         self._runner = LoopThread()
@@ -935,8 +1027,15 @@ class Client:
         """
         if self.closed:
             coro.close()
-            raise RuntimeError("this client is closed")
-        return self._runner.run(coro)
+            raise ClientClosedError("this client is closed")
+        try:
+            return self._runner.run(coro)
+        except (concurrent.futures.CancelledError, asyncio.CancelledError):
+            if self.closed:  # close() from another thread cancelled the call's task
+                raise ClientClosedError(
+                    "the client was closed while this call was in flight"
+                ) from None
+            raise
 
     def close(self) -> None:
         """Close the connections and stop the loop thread; idempotent."""
