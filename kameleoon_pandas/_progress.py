@@ -1,4 +1,4 @@
-"""One ``tqdm.auto`` bar per loader call, counting requests.
+"""One ``tqdm.auto`` bar per loader or writer call: loaders count requests, writers rows.
 
 ``progress=None`` shows the bar in a notebook or a terminal and stays silent when output is piped
 or captured; ``True``/``False`` force it on or off. A bar's text names the work, never a secret.

@@ -1,30 +1,115 @@
 """``df.kam``: the writers and plots of kameleoon-pandas on any DataFrame (thin, stateless).
 
-Registered when ``kameleoon_pandas`` is imported. Every method delegates to the module function
-of the same name with the frame first, so ``df.kam.push_events("conversion")`` is
-``kp.push_events(df, "conversion")``.
+Registered when ``kameleoon_pandas`` is imported. Every method is the module function it names
+with the frame bound first, so ``df.kam.push_events("conversion")`` is
+``kp.push_events(df, "conversion")`` and ``df.kam.forget()`` is ``kp.forget_visitors(df)``.
+
+A method is a :class:`_Delegate` descriptor: on access it imports the function's module (so
+matplotlib is imported on the first ``df.kam.plot_*``, never by ``import kameleoon_pandas``)
+and returns a function carrying the target's docstring and its signature without the frame
+parameter, which is what Jupyter's Shift-Tab and ``help()`` show.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any, Self, overload
 
 import pandas as pd
 
-from . import writers
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
-    from .report import PushReport
-
 __all__ = ["KameleoonAccessor"]
+
+_WRITERS = f"{__package__}.writers"
+_PLOTS = f"{__package__}.plots"
+
+
+class _Delegate:
+    """A ``df.kam`` method: ``module.function`` with the accessor's frame as first argument."""
+
+    def __init__(self, module: str, function: str | None = None) -> None:
+        self.module = module
+        self.function = function or ""  # by default the attribute's name (see __set_name__)
+        self.name = ""
+        # (target, its signature without the frame), computed on first access
+        self._signature: tuple[Callable[..., Any], inspect.Signature] | None = None
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.function = self.function or name
+        # What class-level introspection shows, without importing the target.
+        self.__doc__ = f"``df.kam.{name}(...)`` is ``{self.module}.{self.function}(df, ...)``."
+
+    def target(self) -> Callable[..., Any]:
+        """The module function (its module imported now if it was not yet)."""
+        function: Callable[..., Any] = getattr(importlib.import_module(self.module), self.function)
+        return function
+
+    def signature(self, target: Callable[..., Any]) -> inspect.Signature:
+        """``target``'s signature without its first (frame) parameter."""
+        if self._signature is None or self._signature[0] is not target:
+            full = inspect.signature(target)
+            parameters = list(full.parameters.values())[1:]
+            self._signature = (target, full.replace(parameters=parameters))
+        return self._signature[1]
+
+    @overload
+    def __get__(self, accessor: None, owner: type | None = None) -> Self: ...
+
+    @overload
+    def __get__(
+        self, accessor: KameleoonAccessor, owner: type | None = None
+    ) -> Callable[..., Any]: ...
+
+    def __get__(
+        self, accessor: KameleoonAccessor | None, owner: type | None = None
+    ) -> Self | Callable[..., Any]:
+        if accessor is None:
+            return self
+        target = self.target()
+        frame = accessor._df
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return target(frame, *args, **kwargs)
+
+        method.__name__ = self.name
+        method.__qualname__ = f"{type(accessor).__qualname__}.{self.name}"
+        method.__doc__ = target.__doc__
+        # Function attributes read by inspect.signature / inspect.unwrap (and so by Jupyter).
+        method.__dict__["__signature__"] = self.signature(target)
+        method.__dict__["__wrapped__"] = target
+        return method
+
+    def __repr__(self) -> str:
+        return f"<df.kam.{self.name}: {self.module}.{self.function}>"
 
 
 @pd.api.extensions.register_dataframe_accessor("kam")
 class KameleoonAccessor:
-    """Kameleoon Data API methods on a DataFrame: ``push_events``, ``push_product_events``,
-    ``push_maps``, ``forget`` and the ``plot_*`` shortcuts. Holds nothing but the frame."""
+    """Kameleoon Data API methods on a DataFrame: the writers and the plot shortcuts.
+
+    Each method is the module function of the same name with this frame as its first
+    argument, with that function's signature and docstring: ``push_events``,
+    ``push_product_events``, ``push_maps`` and ``forget`` (``kp.forget_visitors``) return a
+    :class:`~kameleoon_pandas.PushReport`; ``plot_counters``, ``plot_top_products``,
+    ``plot_funnel``, ``plot_timeline`` and ``plot_conversions`` (``kp.plots.*``) return the
+    matplotlib Axes. The accessor holds nothing but the frame.
+
+    Raises
+    ------
+    AttributeError
+        On ``df.kam`` when the frame's column names are not unique (every writer and plot
+        reads columns by name).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kameleoon_pandas as kp
+    >>> orders = pd.DataFrame({"visitor_code": ["v1"], "goal_id": [42]})
+    >>> orders.kam.push_events("conversion", site_code="abc", dry_run=True).valid
+    1
+    """
 
     def __init__(self, df: pd.DataFrame) -> None:
         # Column names must be unique: every writer and plot reads columns by name.
@@ -35,54 +120,15 @@ class KameleoonAccessor:
 
     # -- writers ---------------------------------------------------------------------------------
 
-    def push_events(self, kind: str | None = None, **kwargs: Any) -> PushReport:
-        """Push visit events, one per row, exactly once (see ``kp.push_events``).
-
-        ``kind``: conversion, custom_data, page, experiment, personalization, geolocation,
-        static_data or targeting_segment (else a ``kind`` column). Keywords: ``client``,
-        ``site_code``, ``dry_run``, ``progress``, and column renames such as ``goal_id="goal"``.
-        """
-        return writers.push_events(self._df, kind, **kwargs)
-
-    def push_product_events(self, kind: str | None = None, **kwargs: Any) -> PushReport:
-        """Push product events by ``ean``: product_page, add_to_cart, purchase
-        (see ``kp.push_product_events``)."""
-        return writers.push_product_events(self._df, kind, **kwargs)
-
-    def push_maps(
-        self, key: str = "key", ttl_hours: int | None = None, **kwargs: Any
-    ) -> PushReport:
-        """Merge one map per row, keyed by the ``key`` column (see ``kp.push_maps``)."""
-        return writers.push_maps(self._df, key, ttl_hours, **kwargs)
-
-    def forget(self, visitor_code: str = "visitor_code", **kwargs: Any) -> PushReport:
-        """Delete all data of the visitors in the ``visitor_code`` column
-        (see ``kp.forget_visitors``)."""
-        return writers.forget_visitors(self._df, visitor_code=visitor_code, **kwargs)
+    push_events = _Delegate(_WRITERS)
+    push_product_events = _Delegate(_WRITERS)
+    push_maps = _Delegate(_WRITERS)
+    forget = _Delegate(_WRITERS, "forget_visitors")
 
     # -- plots (lazy: matplotlib is imported on first use) --------------------------------------
 
-    def _plot(self, name: str, **kwargs: Any) -> Axes:
-        from . import plots
-
-        return getattr(plots, name)(self._df, **kwargs)
-
-    def plot_counters(self, **kwargs: Any) -> Axes:
-        """Product counters over time (``kp.plots.plot_counters``); returns the Axes."""
-        return self._plot("plot_counters", **kwargs)
-
-    def plot_top_products(self, **kwargs: Any) -> Axes:
-        """The top products by a counter (``kp.plots.plot_top_products``); returns the Axes."""
-        return self._plot("plot_top_products", **kwargs)
-
-    def plot_funnel(self, **kwargs: Any) -> Axes:
-        """Views -> add to cart -> bought (``kp.plots.plot_funnel``); returns the Axes."""
-        return self._plot("plot_funnel", **kwargs)
-
-    def plot_timeline(self, **kwargs: Any) -> Axes:
-        """Visitors' events on a time line (``kp.plots.plot_timeline``); returns the Axes."""
-        return self._plot("plot_timeline", **kwargs)
-
-    def plot_conversions(self, **kwargs: Any) -> Axes:
-        """Conversions and revenue over time (``kp.plots.plot_conversions``); returns the Axes."""
-        return self._plot("plot_conversions", **kwargs)
+    plot_counters = _Delegate(_PLOTS)
+    plot_top_products = _Delegate(_PLOTS)
+    plot_funnel = _Delegate(_PLOTS)
+    plot_timeline = _Delegate(_PLOTS)
+    plot_conversions = _Delegate(_PLOTS)

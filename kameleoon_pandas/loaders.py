@@ -6,9 +6,8 @@ requests, retries), shows one progress bar counting requests, and shapes the ans
 pure functions of ``frames``. Empty input or an empty answer gives an empty frame with the
 declared columns and dtypes.
 
-All options are keyword-only; ``client=None`` uses the default client built from the
-``KAMELEOON_*`` environment, ``site_code=None`` the client's default, ``progress=None`` a bar
-only when output is interactive.
+All options are keyword-only; ``client``, ``site_code`` and ``progress`` mean the same in
+every loader (and writer): their text is written once, in ``_docs.SHARED``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._docs import shared_doc
 from ._exceptions import KameleoonWarning, ValidationError
 from ._progress import progress_bar
 from .client import (
@@ -109,7 +109,10 @@ def time_windows(
         f"freq={freq!r} splits {start_ts} .. {end_ts} into more than {MAX_WINDOWS} windows"
     )
     # A fixed step is counted before any mark is made: "1ms" over a year would be 31e9 marks.
-    if isinstance(offset, pd.offsets.Tick) and (end_ts - start_ts) / offset > MAX_WINDOWS + 1:
+    if (
+        isinstance(offset, pd.offsets.Tick)
+        and (end_ts - start_ts) / pd.Timedelta(offset) > MAX_WINDOWS + 1
+    ):
         raise too_many
     try:
         marks = pd.date_range(start_ts, end_ts, freq=offset)
@@ -134,8 +137,11 @@ def _run_with_bar(
     """Run ``work(core)`` on the client's loop, one bar step per completed request."""
     with progress_bar(total, desc=desc, progress=progress) as bar:
 
+        def step(n: int) -> None:
+            bar.update(n)
+
         async def counted() -> Any:
-            on_request.set(bar.update)  # seen by every task this coroutine starts
+            on_request.set(step)  # seen by every task this coroutine starts
             return await work(client.async_client)
 
         return client.run(counted())
@@ -153,6 +159,7 @@ def _warn_missing(missing: list[str], total: int, what: str) -> None:
 # -- loaders -----------------------------------------------------------------------------------
 
 
+@shared_doc
 def read_product_counters(
     eans: Iterable[str],
     *,
@@ -163,16 +170,64 @@ def read_product_counters(
     site_code: str | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Views, add-to-cart and bought quantities per EAN over ``[start, end)``.
+    """Read views, add-to-cart and bought quantities per EAN and time window.
 
-    ``start``/``end``: strings, datetimes or Timestamps (naive = UTC); default the last 24 hours.
-    ``freq`` (``"1h"``, ``"1D"``, ...) splits the window into consecutive windows fetched
-    concurrently. One row per (ean, window), EANs in input order; columns ``site_code, ean,
-    window_start, window_end, views, add_to_cart_quantity, bought_quantity``.
+    The requests (one per window and 100 EANs) run concurrently; the progress bar counts them.
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    loader.
+    Parameters
+    ----------
+    eans : iterable of str
+        The products. A single string counts as one EAN; an EAN given twice is asked once.
+    start, end : str, datetime, date, pandas.Timestamp or numpy.datetime64, optional
+        The time range ``[start, end)``; naive times are UTC. ``end`` defaults to now and
+        ``start`` to 24 hours before ``end``.
+    freq : str, pandas.DateOffset or datetime.timedelta, optional
+        Split the range into consecutive windows: a fixed step (``"1h"``, ``"30min"``,
+        ``"1D"``) cuts every step from ``start``, an anchored one (``"W"``, ``"MS"``) on its
+        anchor days, at ``start``'s time of day; the last window ends at ``end`` even when
+        shorter. At most 10,000 windows. ``None`` (the default): one window.
+    {client}
+    {site_code}
+    {progress}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (ean, window), EANs in input order, then windows in time order; columns
+        ``site_code, ean, window_start, window_end, views, add_to_cart_quantity,
+        bought_quantity`` (times ``datetime64[ms, UTC]``, counts ``Int64``). No EANs, or none
+        known, give an empty frame with the same columns and dtypes.
+
+    Raises
+    ------
+    ValidationError
+        An EAN that is not a non-empty string of at most 100 characters, a time that is
+        not one, ``start`` not before ``end``, or a ``freq`` that is not a positive pandas
+        frequency or gives more than 10,000 windows; before any request. Also when
+        ``client`` is not a :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
+    APIError
+        When a request still fails after the client's retries (the first such error, a
+        subclass naming the cause; the other requests are cancelled).
+
+    Warns
+    -----
+    KameleoonWarning
+        Counting the EANs no answer mentions; they have no rows.
+
+    See Also
+    --------
+    read_product_data : The products' stored attributes.
+    kameleoon_pandas.plots.plot_counters : The counters over time.
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> counters = kp.read_product_counters(  # doctest: +SKIP
+    ...     ["SKU-1", "SKU-2"], start="2026-11-01", end="2026-11-08", freq="1D"
+    ... )
+    >>> counters.groupby("ean")["bought_quantity"].sum()  # doctest: +SKIP
     """
     keys = validate_keys(eans, "eans")
     windows = time_windows(start, end, freq)
@@ -206,6 +261,7 @@ def _fetch_by_keys(
     return _run_with_bar(client, work, total=total, desc=desc, progress=progress)
 
 
+@shared_doc
 def read_product_data(
     eans: Iterable[str],
     *,
@@ -213,15 +269,53 @@ def read_product_data(
     site_code: str | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Stored attributes, one row per EAN: ``site_code, ean``, then one column per attribute.
+    """Read the stored product attributes, one row per EAN.
 
-    Declared attributes (``name``, ``price``, ...) always have a column; others follow,
-    snake_cased. Nested values (``categories``) stay Python objects. Unknown EANs are left out
-    with a ``KameleoonWarning`` counting them.
+    The requests (one per 100 EANs) run concurrently; the progress bar counts them.
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    loader.
+    Parameters
+    ----------
+    eans : iterable of str
+        The products. A single string counts as one EAN; an EAN given twice is asked once.
+    {client}
+    {site_code}
+    {progress}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per known EAN, in input order: ``site_code, ean``, then one column per
+        declared attribute (``name``, ``price``, ``categories``, ...; always present, with
+        their declared dtypes), then any other attribute the answers hold, snake_cased, its
+        dtype inferred. Nested values (``categories``) stay Python objects. No EANs, or none
+        known, give a frame with the declared columns and no rows.
+
+    Raises
+    ------
+    ValidationError
+        An EAN that is not a non-empty string of at most 100 characters; before any
+        request. Also when ``client`` is not a :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
+    APIError
+        When a request still fails after the client's retries (the first such error, a
+        subclass naming the cause; the other requests are cancelled).
+
+    Warns
+    -----
+    KameleoonWarning
+        Counting the EANs unknown to the API; they have no rows.
+
+    See Also
+    --------
+    read_product_counters : Views, add-to-cart and bought quantities over time.
+    push_product_events : ``product_page`` events merge attributes (this frame pushes back).
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> products = kp.read_product_data(["SKU-1", "SKU-2"])  # doctest: +SKIP
+    >>> products[["ean", "name", "price"]]  # doctest: +SKIP
     """
     keys = validate_keys(eans, "eans")
     client = resolve_client(client)
@@ -236,6 +330,7 @@ def read_product_data(
     return frame
 
 
+@shared_doc
 def read_maps(
     keys: Iterable[str],
     *,
@@ -243,14 +338,49 @@ def read_maps(
     site_code: str | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Stored map data, one row per key: ``site_code, key``, then one column per field.
+    """Read stored maps (``GET /map/maps``), one row per key.
 
-    Nested values stay Python objects; unknown keys are left out with a ``KameleoonWarning``
-    counting them.
+    The requests (one per 100 keys) run concurrently; the progress bar counts them.
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    loader.
+    Parameters
+    ----------
+    keys : iterable of str
+        The map keys. A single string counts as one key; a key given twice is asked once.
+    {client}
+    {site_code}
+    {progress}
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per known key, in input order: ``site_code, key``, then one column per field
+        the maps hold, its dtype inferred; nested values stay Python objects. No keys, or none
+        known, give an empty frame with ``site_code, key``.
+
+    Raises
+    ------
+    ValidationError
+        A key that is not a non-empty string of at most 100 characters; before any
+        request. Also when ``client`` is not a :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
+    APIError
+        When a request still fails after the client's retries (the first such error, a
+        subclass naming the cause; the other requests are cancelled).
+
+    Warns
+    -----
+    KameleoonWarning
+        Counting the keys unknown to the API; they have no rows.
+
+    See Also
+    --------
+    push_maps : Merge rows into maps (this frame pushes back).
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> kp.read_maps(["crm:42", "crm:43"])  # doctest: +SKIP
     """
     wanted = validate_keys(keys, "keys")
     client = resolve_client(client)
@@ -264,6 +394,7 @@ def read_maps(
     return frame
 
 
+@shared_doc
 def read_visitor_feeds(
     visitor_codes: Iterable[str],
     *,
@@ -275,17 +406,65 @@ def read_visitor_feeds(
     site_code: str | None = None,
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """Activity feeds, one row per event (the long ``VISITOR_FEED`` schema).
+    """Read visitors' activity feeds (``GET /visit/visitor``), one row per event.
 
-    ``previous_visits`` (0..25) previous visits besides the current one (``current_visit``);
-    ``kinds`` limits the event kinds (page, conversion, custom_data, experiment,
-    personalization, geolocation, static_data; None = all). ``by="mapping_value"`` asks by the
-    cross-device id and adds a ``mapping_value`` column. Custom data gives one row per value
-    with its count. Rows: visitors in input order, then visit (0 = current), then time.
+    One request per visitor, run concurrently; the progress bar counts them.
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    loader.
+    Parameters
+    ----------
+    visitor_codes : iterable of str
+        The visitors (or, with ``by="mapping_value"``, their cross-device mapping values). A
+        single string counts as one; a code given twice is asked once.
+    previous_visits : int, default 25
+        How many previous visits (0..25) to read besides the current one.
+    current_visit : bool, default True
+        Read the current visit too.
+    kinds : iterable of str, optional
+        Only these event kinds: ``page``, ``conversion``, ``custom_data``, ``experiment``,
+        ``personalization``, ``geolocation``, ``static_data``. ``None`` (the default): all.
+    by : {"visitor_code", "mapping_value"}, default "visitor_code"
+        What ``visitor_codes`` holds. ``"mapping_value"`` asks by the cross-device identifier
+        and adds a trailing ``mapping_value`` column.
+    {client}
+    {site_code}
+    {progress}
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long ``VISITOR_FEED`` schema: ``site_code, visitor_code, visit`` (0 = the current
+        visit, 1 = the most recent previous one, ...), ``visit_started, visit_last_event, kind,
+        time``, then every kind's fields (``goal_id``, ``revenue``, ``href``, ``value``,
+        ``count``, ...; missing where a kind has no such field). Custom data gives one row per
+        value with its count. Rows come by visitor in input order, then visit, then time. An
+        unknown visitor has no rows; no visitors give an empty frame with the same columns and
+        dtypes.
+
+    Raises
+    ------
+    ValidationError
+        A code that is not a non-empty string of at most 100 characters,
+        ``previous_visits`` not an integer 0..25, an unknown kind, ``current_visit`` not a
+        bool, or another ``by``; before any request. Also when ``client`` is not a
+        :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
+    APIError
+        When a request still fails after the client's retries (the first such error, a
+        subclass naming the cause; the other requests are cancelled).
+
+    See Also
+    --------
+    push_events : Push such a frame (back) as visit events.
+    kameleoon_pandas.plots.plot_timeline : The events on a time line.
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> feed = kp.read_visitor_feeds(  # doctest: +SKIP
+    ...     ["8k2j4h6g8f0d2s4a"], previous_visits=3, kinds=["page", "conversion"]
+    ... )
+    >>> feed[feed["kind"] == "conversion"][["visitor_code", "goal_id", "revenue"]]  # doctest: +SKIP
     """
     if by not in ("visitor_code", "mapping_value"):
         raise ValidationError(f"by must be 'visitor_code' or 'mapping_value', got {by!r}")

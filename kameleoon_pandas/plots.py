@@ -20,6 +20,8 @@ import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from pandas.tseries.frequencies import to_offset
+from pandas.tseries.offsets import Day, Tick
 
 from ._exceptions import ValidationError
 from .frames.schemas import FEED_KINDS
@@ -93,7 +95,29 @@ def _naive_utc(times: pd.Series) -> pd.Series:
 
 
 def describe_freq(step: pd.Timedelta | None) -> str:
-    """``1h`` -> "per hour", ``1D`` -> "per day", ``15min`` -> "per 15 min"."""
+    """Describe a window size for a title: ``1h`` -> "per hour", ``15min`` -> "per 15 min".
+
+    Parameters
+    ----------
+    step : Timedelta or None
+        The window size.
+
+    Returns
+    -------
+    str
+        ``"per minute"``, ``"per hour"``, ``"per day"``, ``"per week"``, else ``"per N days"``,
+        ``"per N hours"``, ``"per N min"`` or ``"per N s"``; ``""`` for ``None``, ``NaT`` or a
+        step that is not positive.
+
+    Examples
+    --------
+    >>> describe_freq(pd.Timedelta("1D"))
+    'per day'
+    >>> describe_freq(pd.Timedelta("15min"))
+    'per 15 min'
+    >>> describe_freq(None)
+    ''
+    """
     if step is None or pd.isna(step) or step <= pd.Timedelta(0):
         return ""
     names = {
@@ -144,9 +168,36 @@ def plot_top_products(
 ) -> Axes:
     """Horizontal bars of the ``n`` products with the most ``metric``, summed over all windows.
 
-    ``df`` is a :func:`~kameleoon_pandas.read_product_counters` frame (optionally joined with
-    product data: a ``name`` column labels the bars). ``metric`` is ``"views"``,
-    ``"add_to_cart_quantity"`` or ``"bought_quantity"``.
+    The largest is at the top; each bar is labelled with its total.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A :func:`~kameleoon_pandas.read_product_counters` frame: ``ean`` and the ``metric``
+        column. A ``name`` column (joined from product data) labels the bars "name (ean)".
+    metric : {"views", "add_to_cart_quantity", "bought_quantity"}, default "views"
+        The counter to rank by.
+    n : int, default 10
+        How many products to draw.
+    ax : matplotlib.axes.Axes, optional
+        The Axes to draw into; ``None`` creates a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into, with "No data" on it when ``df`` has no rows.
+
+    Raises
+    ------
+    ValidationError
+        When ``metric`` is unknown, ``n`` is not a positive integer, or ``df`` is not a
+        DataFrame or lacks a needed column.
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> counters = kp.read_product_counters(eans, start="2026-11-01", end="2026-11-08")
+    >>> ax = kp.plots.plot_top_products(counters, metric="bought_quantity", n=5)
     """
     _check_metric(metric)
     _require(df, ["ean", metric], "df")
@@ -177,15 +228,45 @@ def plot_counters(
 ) -> Axes:
     """A counter over time: one line in total, or one per value of ``by`` (e.g. ``"ean"``).
 
-    ``df`` is a :func:`~kameleoon_pandas.read_product_counters` frame with several windows (use
-    ``freq=``). Each point sits at its window's start. With ``by``, at most the
-    ``MAX_SERIES`` largest series are drawn.
+    Each point sits at its window's start; the title names the window size ("per hour").
+
+    Parameters
+    ----------
+    df : DataFrame
+        A :func:`~kameleoon_pandas.read_product_counters` frame with several windows (read it
+        with ``freq=``): ``window_start``, ``window_end`` and the ``metric`` column.
+    metric : {"views", "add_to_cart_quantity", "bought_quantity"}, default "views"
+        The counter to draw.
+    by : str, optional
+        A column to draw one line per value of (missing values as "(none)"); only the
+        ``MAX_SERIES`` largest series are drawn, and the title says so. ``None`` (the default)
+        draws one line, the total.
+    ax : matplotlib.axes.Axes, optional
+        The Axes to draw into; ``None`` creates a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into, with "No data" on it when ``df`` has no rows.
+
+    Raises
+    ------
+    ValidationError
+        When ``metric`` is unknown, or ``df`` is not a DataFrame or lacks a needed column
+        (``by`` included).
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> hourly = kp.read_product_counters(eans, start="2026-11-01", end="2026-11-03", freq="1h")
+    >>> ax = kp.plots.plot_counters(hourly, metric="views")
+    >>> ax = kp.plots.plot_counters(hourly, metric="bought_quantity", by="ean")
     """
     _check_metric(metric)
     _require(df, ["window_start", "window_end", metric] + ([by] if by else []), "df")
     label, short = METRICS[metric]
     ax = _new_axes(ax)
-    steps = (df["window_end"] - df["window_start"]).dropna()
+    steps = pd.to_timedelta(df["window_end"] - df["window_start"]).dropna()
     per = describe_freq(steps.median() if len(steps) else None)
     scope = "in total" if by is None else f"by {by}"
     ax.set_title(f"{short.capitalize()} {per} {scope}".replace("  ", " "))
@@ -201,7 +282,7 @@ def plot_counters(
         ax.plot(series.index, series.to_numpy(), marker="o" if len(series) < 50 else None)
     else:
         keys = df[by].astype("string").fillna("(none)")
-        table = values.groupby([start, keys]).sum().unstack(fill_value=0.0).sort_index()
+        table = values.groupby([start, keys]).sum().unstack(fill_value=0).sort_index()
         order = table.sum().sort_values(ascending=False, kind="stable").index[:MAX_SERIES]
         marker = "o" if len(table) < 50 else None
         for key in order:
@@ -218,8 +299,32 @@ def plot_counters(
 def plot_funnel(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Views -> added to cart -> bought over all rows, with the conversion rate between steps.
 
-    ``df`` is a :func:`~kameleoon_pandas.read_product_counters` frame. Views count events;
-    the two later steps count items (quantities), as the Data API reports them.
+    Views count events; the two later steps count items (quantities), as the Data API reports
+    them. A rate after a step with a zero total reads "n/a".
+
+    Parameters
+    ----------
+    df : DataFrame
+        A :func:`~kameleoon_pandas.read_product_counters` frame: ``views``,
+        ``add_to_cart_quantity`` and ``bought_quantity``.
+    ax : matplotlib.axes.Axes, optional
+        The Axes to draw into; ``None`` creates a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into, with "No data" on it when every total is zero.
+
+    Raises
+    ------
+    ValidationError
+        When ``df`` is not a DataFrame or lacks one of the three counter columns.
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> counters = kp.read_product_counters(eans, start="2026-11-01", end="2026-11-08")
+    >>> ax = kp.plots.plot_funnel(counters)
     """
     steps = list(METRICS)
     _require(df, steps, "df")
@@ -254,6 +359,19 @@ def plot_funnel(df: pd.DataFrame, ax: Axes | None = None) -> Axes:
 # -- visitor feeds -----------------------------------------------------------------------------
 
 
+def _fixed_step(freq: str) -> pd.Timedelta:
+    """``freq`` as a Timedelta; a ValidationError unless it is a fixed frequency."""
+    message = f"freq must be a fixed pandas frequency like '1h' or '1D', got {freq!r}"
+    try:
+        offset = to_offset(freq)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(message) from exc
+    # Ticks (hours, minutes, ...) and days are fixed; weeks, months and business days are not.
+    if not isinstance(offset, Tick | Day):
+        raise ValidationError(message)
+    return pd.Timedelta(offset.nanos, unit="ns")
+
+
 def _visitor_list(visitor_codes: str | Sequence[str] | None) -> list[str] | None:
     if visitor_codes is None:
         return None
@@ -271,9 +389,37 @@ def plot_timeline(
 ) -> Axes:
     """Events of one or a few visitors on a time axis, one lane per kind, each visit shaded.
 
-    ``feed`` is a :func:`~kameleoon_pandas.read_visitor_feeds` frame. ``visitor_codes`` picks
-    visitors (default: every visitor in the frame, at most ``MAX_SERIES``, the busiest first).
-    Each visitor is one colour; the lanes are the kinds present.
+    The lanes are the kinds present, in the schema's order; each visitor is one colour (with a
+    legend when there are several); rows without a time are left out.
+
+    Parameters
+    ----------
+    feed : DataFrame
+        A :func:`~kameleoon_pandas.read_visitor_feeds` frame: ``visitor_code``, ``visit``,
+        ``visit_started``, ``visit_last_event``, ``kind`` and ``time``.
+    visitor_codes : str or sequence of str, optional
+        The visitors to draw; codes not in the feed are skipped as long as one is there.
+        ``None`` (the default) draws every visitor in the feed, at most ``MAX_SERIES``, the
+        busiest first.
+    ax : matplotlib.axes.Axes, optional
+        The Axes to draw into; ``None`` creates a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn into, with "No events" on it when there are none to draw.
+
+    Raises
+    ------
+    ValidationError
+        When ``feed`` is not a DataFrame or lacks a needed column, a visitor code is not a
+        string, or none of ``visitor_codes`` is in the feed.
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> feed = kp.read_visitor_feeds(["0a1b2c3d4e5f6a7b"], previous_visits=5)
+    >>> ax = kp.plots.plot_timeline(feed, visitor_codes="0a1b2c3d4e5f6a7b")
     """
     _require(
         feed, ["visitor_code", "visit", "visit_started", "visit_last_event", "kind", "time"], "feed"
@@ -343,22 +489,46 @@ def plot_timeline(
 def plot_conversions(feed: pd.DataFrame, freq: str = "1D", ax: Axes | None = None) -> Axes:
     """Conversions (solid, left axis) and revenue (dashed, right axis) per goal over time.
 
-    Goals without revenue get no revenue line.
+    Only ``conversion`` rows count, and a ``negative`` conversion cancels one (count and
+    revenue). At most the ``MAX_SERIES`` goals with the most conversions are drawn; goals
+    without revenue get no revenue line.
 
-    ``feed`` is a :func:`~kameleoon_pandas.read_visitor_feeds` frame; only ``conversion`` rows
-    count, and a ``negative`` conversion cancels one (count and revenue). ``freq`` is a pandas
-    frequency (``"1h"``, ``"1D"``, ``"7D"``). The right axis is ``ax.right_ax``.
+    Parameters
+    ----------
+    feed : DataFrame
+        A :func:`~kameleoon_pandas.read_visitor_feeds` frame: ``kind``, ``time``, ``goal_id``
+        and ``revenue`` (``negative`` when present).
+    freq : str, default "1D"
+        A fixed pandas frequency for the buckets (``"1h"``, ``"1D"``, ``"7D"``).
+    ax : matplotlib.axes.Axes, optional
+        The Axes to draw into; ``None`` creates a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes of the conversions (left axis), with "No conversions" on it when there are
+        none; the revenue axis is ``ax.right_ax`` (as pandas' ``secondary_y``).
+
+    Raises
+    ------
+    ValidationError
+        When ``freq`` is not a fixed frequency (``"1W"`` and ``"ME"`` are not), or ``feed`` is
+        not a DataFrame or lacks a needed column.
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> feed = kp.read_visitor_feeds(visitor_codes)
+    >>> ax = kp.plots.plot_conversions(feed, freq="1D")
+    >>> ax.right_ax.get_ylabel()
+    'Revenue (currency units)'
     """
     _require(feed, ["kind", "time", "goal_id", "revenue"], "feed")
-    try:
-        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(
-            f"freq must be a fixed pandas frequency like '1h' or '1D', got {freq!r}"
-        ) from exc
+    step = _fixed_step(freq)
     ax = _new_axes(ax)
     right = ax.twinx()
-    ax.right_ax = right  # as pandas does for secondary_y
+    # As pandas does for secondary_y. Axes declares no such attribute: set it on the instance.
+    vars(ax)["right_ax"] = right
     conv = feed[(feed["kind"] == "conversion") & feed["time"].notna()]
     per = describe_freq(step)
     ax.set_title(f"Conversions and revenue per goal, {per}")
@@ -417,7 +587,7 @@ def plot_conversions(feed: pd.DataFrame, freq: str = "1D", ax: Axes | None = Non
     ax.set_ylim(bottom=min(0.0, float(counts.to_numpy().min())))
     right.set_ylim(bottom=min(0.0, float(revenue.to_numpy().min())))
     if len(grid) == 1:  # one bucket: centre it instead of letting the date axis span years
-        ax.set_xlim(grid[0] - step, grid[0] + step)
+        ax.set_xlim(mdates.date2num(grid[0] - step), mdates.date2num(grid[0] + step))
     _format_time_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.1, 1.0))

@@ -22,23 +22,73 @@ def _empty(columns: list[str]) -> pd.DataFrame:
 
 @dataclass(repr=False, eq=False)
 class PushReport:
-    """The outcome of one push.
+    """What one push sent, refused and failed to send; every writer returns one.
+
+    A report reads as one line of text and, in a notebook, as an HTML table with the invalid
+    cells and failed rows folded underneath. It is not a promise of storage: ``sent`` counts
+    the rows of requests the server answered with success.
 
     Attributes
     ----------
-    operation, site_code : what was pushed, and where.
-    rows : rows in the input.
-    valid : rows that passed validation and were encoded.
-    sent : rows the server accepted (0 for a dry run).
-    invalid : DataFrame ``index, column, reason``: one line per refused cell; nothing was sent
-        for those rows.
-    failed : the input rows (columns and index labels as given) whose request still failed after
-        the client's retries; push it again with the same arguments, or call :meth:`retry`. The
-        same index labels give the same nonces, so an event that did arrive is not counted twice.
-    failures : DataFrame ``index, reason``: why each failed row failed.
-    requests : HTTP requests made by the writer (split 413 halves included; the client's own
-        retries are not counted here). ``batches``: bodies built. ``bytes_sent``: body bytes.
-    elapsed : seconds. dry_run : True when nothing was sent on purpose.
+    operation : str
+        The writer, and the kind when one was given: ``"push_events(conversion)"``.
+    site_code : str
+        The site code written to.
+    rows : int
+        Rows in the input.
+    valid : int
+        Rows that passed validation and were encoded into a body.
+    sent : int
+        Rows in requests the server accepted (0 for a dry run).
+    invalid : pandas.DataFrame
+        ``index, column, reason``: one line per refused cell, ``index`` being the row's index
+        label. Nothing was sent for those rows.
+    failed : pandas.DataFrame
+        The input rows (columns and index labels as given) whose request still failed after
+        the client's retries. Push it again with the same arguments, or call :meth:`retry`:
+        the same rows under the same index labels give the same nonces, so an event that did
+        arrive is not counted twice.
+    failures : pandas.DataFrame
+        ``index, reason``: why each failed row failed (the error after the client's retries).
+    requests : int
+        HTTP requests the writer made, the halves of a body split after a 413 included; the
+        client's own retries are not counted.
+    batches : int
+        Bodies built from the input (before any split).
+    bytes_sent : int
+        Body bytes of the accepted requests.
+    elapsed : float
+        Seconds the call took, validation and encoding included.
+    dry_run : bool
+        True when nothing was sent on purpose (``dry_run=True``).
+    invalid_count : int or None
+        Rows refused, as the writer counted them (index labels may repeat); ``None`` counts
+        the distinct labels of ``invalid`` instead.
+    invalid_rows : int
+        Rows refused (a row may have several bad cells).
+    failed_rows : int
+        Rows in ``failed``.
+    ok : bool
+        True when no row was refused and none failed.
+
+    See Also
+    --------
+    kameleoon_pandas.push_events, kameleoon_pandas.push_product_events,
+    kameleoon_pandas.push_maps, kameleoon_pandas.forget_visitors : The writers.
+    kameleoon_pandas.PushError : Raised by :meth:`raise_for_failures`; carries the report.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kameleoon_pandas as kp
+    >>> df = pd.DataFrame({"visitor_code": ["v1", ""], "goal_id": [1, 2]})
+    >>> report = kp.push_events(df, "conversion", site_code="abc", dry_run=True)
+    >>> report.ok, report.valid, report.invalid_rows
+    (False, 1, 1)
+    >>> report.raise_for_failures()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    kameleoon_pandas.PushError: push_events(conversion) to 'abc': 1 invalid row(s), e.g. index 1 ...
     """
 
     operation: str
@@ -66,6 +116,7 @@ class PushReport:
 
     @property
     def failed_rows(self) -> int:
+        """How many input rows failed after the client's retries (the rows of ``failed``)."""
         return len(self.failed)
 
     @property
@@ -74,7 +125,23 @@ class PushReport:
         return self.invalid_rows == 0 and self.failed_rows == 0
 
     def raise_for_failures(self) -> PushReport:
-        """Raise :class:`PushError` unless :attr:`ok`; returns the report so calls can chain."""
+        """Raise unless every row was valid and sent; return the report so calls can chain.
+
+        Returns
+        -------
+        PushReport
+            This report, when :attr:`ok`.
+
+        Raises
+        ------
+        PushError
+            When a row was refused or failed. The message counts them and names the first
+            invalid cell and the first failure's reason; ``error.report`` is this report.
+
+        Examples
+        --------
+        >>> report = df.kam.push_events("conversion").raise_for_failures()  # doctest: +SKIP
+        """
         if self.ok:
             return self
         parts = []
@@ -89,7 +156,29 @@ class PushReport:
         raise PushError(f"{self.operation} to {self.site_code!r}: " + "; ".join(parts), self)
 
     def retry(self) -> PushReport:
-        """Push the failed rows again with the same writer and arguments; a new report."""
+        """Push the rows of ``failed`` again with the same writer and arguments.
+
+        Only the frame changes: the writer, client, site code and the writer's other arguments
+        (kind, renames, ``key``, ``ttl_hours``, ``progress``) are those of the first push. The
+        failed rows keep their index labels and values, so events get the same nonces as the
+        first time: one that did arrive is not stored twice.
+
+        Returns
+        -------
+        PushReport
+            A new report about the failed rows only (an empty one when nothing failed).
+
+        Raises
+        ------
+        KameleoonError
+            For a dry run's report, or one built by hand: there is nothing to retry with.
+
+        Examples
+        --------
+        >>> report = orders.kam.push_events("conversion")  # doctest: +SKIP
+        >>> if report.failed_rows:  # doctest: +SKIP
+        ...     report = report.retry()
+        """
         if self._retry is None:
             raise KameleoonError("this report cannot retry (a dry run, or built by hand)")
         if not self.failed_rows:

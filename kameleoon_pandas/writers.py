@@ -1,28 +1,31 @@
-"""Writers: DataFrames into the Data API, exactly once (DESIGN.md 5).
+"""Writers: DataFrames into the Data API (DESIGN.md 5): ``push_*`` and ``forget_visitors``.
 
 Every writer validates first (bad rows are reported, never sent, and never stop the good ones),
 encodes the frame slice by slice into bodies under the contract's size limits
-(``frames.encode``), posts them concurrently through the client (its retries, concurrency cap and
-rate limit apply), splits a body the server refuses as too large (413) into halves, and returns
-a :class:`~kameleoon_pandas.report.PushReport`. Visit and product events carry nonces derived
-from the row, so pushing the same frame again, or ``report.retry()``, never counts an event twice.
+(``frames.encode``) and hands them to the push engine (``_push``), which posts them
+concurrently through the client (its retries, concurrency cap and rate limit apply), splits a
+body the server refuses as too large (413) into halves, and returns a
+:class:`~kameleoon_pandas.report.PushReport`.
+
+Visit and product events carry nonces derived from the site code, the kind, the row's index
+label and the values sent, so pushing the same rows again under the same labels, or
+``report.retry()``, does not count an event twice. Map writes merge and forgetting is
+idempotent, so neither needs nonces.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from . import _push
 from ._config import check_site_code
-from ._exceptions import KameleoonError, PayloadTooLargeError, ValidationError
-from ._progress import progress_bar
+from ._docs import shared_doc
+from ._exceptions import ValidationError
 from .client import resolve_client, validate_ttl_hours
 from .frames import encode
 from .report import PushReport
@@ -33,190 +36,20 @@ if TYPE_CHECKING:
 __all__ = ["forget_visitors", "push_events", "push_maps", "push_product_events"]
 
 
-# --------------------------------------------------------------------------- jobs
-
-
-@dataclass
-class _Job:
-    """One request: its payload, the input rows it carries, and how to halve it on a 413."""
-
-    payload: Any
-    rows: np.ndarray
-    split: Callable[[], tuple[_Job, _Job]] | None
-    size: int
-
-
-def _event_jobs(plan: encode.EventPlan, limit: int) -> Iterator[_Job]:
-    def job(batch: encode.Batch) -> _Job:
-        def halves() -> tuple[_Job, _Job]:
-            a, b = batch.split()
-            return job(a), job(b)
-
-        return _Job(
-            batch.body,
-            plan.rows_of(batch.events),
-            halves if len(batch.events) > 1 else None,
-            len(batch.body),
-        )
-
-    for batch in plan.batches(limit=limit):
-        yield job(batch)
-
-
-@dataclass
-class _Stats:
-    requests: int = 0
-    bytes_sent: int = 0
-
-
-async def _send_all(
-    jobs: Iterator[_Job],
-    post: Callable[[Any], Awaitable[None]],
-    *,
-    max_inflight: int,
-    sent: list[np.ndarray],
-    failed: list[tuple[np.ndarray, str]],
-    stats: _Stats,
-    bar: Any,
-) -> None:
-    """Post every job, at most ``max_inflight`` at a time; encoding the next ones meanwhile."""
-
-    async def send(job: _Job) -> None:
-        stats.requests += 1
-        try:
-            await post(job.payload)
-        except PayloadTooLargeError as exc:
-            if job.split is None:
-                failed.append((job.rows, f"too large even alone: {exc}"))
-                bar.update(len(job.rows))
-                return
-            first, second = job.split()
-            await asyncio.gather(send(first), send(second))
-            return
-        except KameleoonError as exc:  # after the client's retries: report, keep going
-            failed.append((job.rows, str(exc)))
-            bar.update(len(job.rows))
-            return
-        stats.bytes_sent += job.size
-        sent.append(job.rows)
-        bar.update(len(job.rows))
-
-    pending: set[asyncio.Task[None]] = set()
-    try:
-        for job in jobs:  # each step may encode a slice: cheap, and it bounds memory
-            while len(pending) >= max_inflight:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    task.result()  # send() reports API errors itself: anything else is a bug
-            pending.add(asyncio.create_task(send(job)))
-            await asyncio.sleep(0)  # let finished responses be handled between slices
-        if pending:
-            done, pending = await asyncio.wait(pending)
-            for task in done:
-                task.result()
-    finally:
-        for task in pending:
-            task.cancel()
-
-
-def _run_push(
-    *,
-    operation: str,
-    df: pd.DataFrame,
-    rows: int,
-    jobs: Iterable[_Job],
-    invalid: Callable[[], tuple[pd.DataFrame, int]],
-    client: Client | None,
-    site: str,
-    post_name: str,
-    post_kwargs: dict[str, Any],
-    dry_run: bool,
-    progress: bool | None,
-    retry: Callable[[pd.DataFrame], PushReport],
-    started: float,
-) -> PushReport:
-    sent: list[np.ndarray] = []
-    failed: list[tuple[np.ndarray, str]] = []
-    stats = _Stats()
-    batches = 0
-    valid = 0
-    with progress_bar(rows, desc=operation, progress=progress, unit="row") as bar:
-        if dry_run:
-            for job in jobs:
-                batches += 1
-                valid += len(job.rows)
-            bar.update(rows)
-        else:
-            assert client is not None
-            method = getattr(client.async_client, post_name)
-
-            async def post(payload: Any) -> None:
-                await method(payload, site_code=site, **post_kwargs)
-
-            def counted() -> Iterator[_Job]:
-                nonlocal batches, valid
-                for job in jobs:
-                    batches += 1
-                    valid += len(job.rows)
-                    yield job
-
-            # a few bodies beyond the client's cap are encoded ahead; no more: memory stays flat
-            max_inflight = client.settings.max_concurrency + 2
-            client.run(
-                _send_all(
-                    counted(),
-                    post,
-                    max_inflight=max_inflight,
-                    sent=sent,
-                    failed=failed,
-                    stats=stats,
-                    bar=bar,
-                )
-            )
-            bar.update(max(0, rows - bar.n))  # the invalid rows
-    report_invalid, invalid_count = invalid()
-    failed_pos = np.concatenate([p for p, _ in failed]) if failed else np.empty(0, np.int64)
-    order = np.argsort(failed_pos, kind="stable")
-    reasons = (
-        np.concatenate([np.full(len(p), r, dtype=object) for p, r in failed])
-        if failed
-        else (np.empty(0, dtype=object))
-    )
-    failed_frame = df.iloc[failed_pos[order]]
-    failures = pd.DataFrame(
-        {"index": failed_frame.index.to_numpy(dtype=object), "reason": reasons[order]}
-    )
-    return PushReport(
-        operation=operation,
-        site_code=site,
-        rows=rows,
-        valid=valid,
-        sent=int(sum(len(p) for p in sent)),
-        invalid=report_invalid,
-        invalid_count=invalid_count,
-        failed=failed_frame,
-        failures=failures,
-        requests=stats.requests,
-        batches=batches,
-        bytes_sent=stats.bytes_sent,
-        elapsed=time.perf_counter() - started,
-        dry_run=dry_run,
-        _retry=None if dry_run else retry,
-    )
-
-
 def _client_and_site(
     client: Client | None, site_code: str | None, dry_run: bool
 ) -> tuple[Client | None, str]:
+    """The client to send through (none for a dry run given a site code) and the site code."""
     if dry_run and site_code is not None and client is None:
         return None, check_site_code(site_code)  # a dry run needs no client
     resolved = resolve_client(client)
     return resolved, resolved.settings.site_code_for(site_code)
 
 
-# --------------------------------------------------------------------------- public writers
+# --------------------------------------------------------------------------- events
 
 
+@shared_doc
 def push_events(
     df: pd.DataFrame,
     kind: str | None = None,
@@ -227,29 +60,108 @@ def push_events(
     progress: bool | None = None,
     **columns: str,
 ) -> PushReport:
-    """Push visit events (``POST /visit/events``), one event per row, exactly once.
+    """Push visit events (``POST /visit/events``), one event per row.
 
-    ``kind`` names the kind of every row (``conversion``, ``custom_data``, ``page``,
-    ``experiment``, ``personalization``, ``geolocation``, ``static_data``,
-    ``targeting_segment``); without it a ``kind`` column gives it per row. Columns follow the
-    visitor-feed schema (``visitor_code`` or ``mapping_value``, ``goal_id``, ``revenue``,
-    ``negative``, ``metadata``, ``href``, ``title``, ``custom_data_index``, ``value``, ``count``,
-    ``country``, ``browser`` ...); ``**columns`` maps a schema name to your column
-    (``goal_id="goal"``). Other columns are ignored, so a frame from ``read_visitor_feeds``
-    pushes back as it is. A ``nonce`` column (16 hex digits) replaces the derived nonces.
+    Each row is an event of the visitor in its ``visitor_code`` column or, where that cell is
+    missing or the column absent, of the cross-device ``mapping_value``. Columns follow the
+    visitor-feed schema, so a frame from :func:`~kameleoon_pandas.read_visitor_feeds` pushes
+    back as it is; columns the kind does not read are ignored. Every row is validated before
+    anything is sent: a bad cell refuses its row (listed in ``report.invalid``) and never stops
+    the others.
 
-    Missing required columns raise :class:`~kameleoon_pandas.ValidationError`; bad cells are
-    reported in ``report.invalid`` and their rows skipped. ``dry_run=True`` validates and encodes
-    without sending. Returns a :class:`~kameleoon_pandas.report.PushReport`.
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The events, one per row, with unique index labels (they enter the nonces; see Notes)
+        unless a ``nonce`` column gives the nonces (16 hexadecimal digits per row).
+    kind : str, optional
+        The kind of every row, and the columns it reads (optional ones in brackets):
+        ``conversion``: ``goal_id`` [``revenue``, ``negative``, ``metadata``];
+        ``custom_data``: ``custom_data_index``, ``value`` [``count``, ``overwrite``,
+        ``mapping_identifier``]; ``page``: ``href`` [``title``, ``referrers_indices``];
+        ``experiment``: ``experiment_id``, ``variation_id``; ``personalization``:
+        ``personalization_id``, ``variation_id``; ``geolocation``: ``country`` [``region``,
+        ``city``, ``postal_code``, ``latitude``, ``longitude``]; ``static_data``: at least one
+        of ``visit_number``, ``device_type``, ``browser``, ``browser_version``, ``os``,
+        ``time_since_previous_visit``; ``targeting_segment``: ``targeting_segment_id``.
+        Case, ``-`` for ``_`` and the wire names (``customData``) are accepted. ``None`` (the
+        default) reads each row's kind from a ``kind`` column; a missing or unknown one refuses
+        the row.
+    {client}
+    {site_code}
+    {dry_run}
+    {progress}
+    **columns : str
+        Renames: a schema name mapped to the frame's column that holds it, such as
+        ``goal_id="goal"``; it wins over a column of the schema name. Only the schema's names
+        are accepted (the columns above, ``visitor_code``, ``mapping_value``, ``kind``,
+        ``nonce``, ``time``, ``visit``).
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    writer.
+    Returns
+    -------
+    PushReport
+        Rows sent, refused as invalid (with index, column and reason) and failed after the
+        client's retries (the rows themselves, ready for :meth:`PushReport.retry`).
 
-    Example::
+    Raises
+    ------
+    ValidationError
+        Before anything is sent, when the frame cannot be read as events: not a DataFrame,
+        duplicate column names, a rename naming an unknown schema name or a missing column,
+        duplicate index labels without a ``nonce`` column, no ``visitor_code`` or
+        ``mapping_value`` column, no ``kind`` and no ``kind`` column, an unknown ``kind``, or a
+        column the rows' kinds require missing. Also when ``client`` is not a
+        :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
 
-        report = offline.kam.push_events("conversion", goal_id="goal", revenue="amount")
-        report.raise_for_failures()
+    See Also
+    --------
+    push_product_events : Product views, add-to-carts and purchases.
+    read_visitor_feeds : The same columns, read back.
+    PushReport.raise_for_failures : Raise :class:`~kameleoon_pandas.PushError` unless all went.
+
+    Notes
+    -----
+    A missing cell leaves its parameter out of the event, except in a required column and in
+    ``revenue`` (a lost amount is a data error, never 0), where it refuses the row. Rows of
+    kind ``custom_data`` that agree on the visitor, ``custom_data_index``, ``overwrite``,
+    ``mapping_identifier``, ``nonce``, ``visit`` and ``time`` (those the frame has) are one
+    event, as :func:`~kameleoon_pandas.read_visitor_feeds` splits one into rows; the counts of a
+    repeated value are summed. Events go in frame order, or in ``time`` order when ``time`` is
+    a datetime column; the time itself is not sent (the server stamps each event when it
+    receives it).
+
+    Exactly once rests on the nonces. Unless a ``nonce`` column gives it, an event's nonce is
+    16 hexadecimal digits of a 64-bit hash of the site code, the kind, the row's index label and
+    the values sent for the event. The Data API drops an event whose nonce it has already
+    stored for the site and visitor, so pushing the same rows again under the same labels (a
+    re-run, or :meth:`PushReport.retry`, which keeps the labels) stores nothing twice. A new
+    label or a changed value gives a new nonce, hence a new event: equal rows under different
+    labels are distinct events, and ``reset_index()`` on a filtered frame that was pushed before
+    relabels its rows, which would then be stored again.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kameleoon_pandas as kp
+    >>> orders = pd.DataFrame(
+    ...     {"visitor_code": ["v1", "v2", ""], "goal": [42, 42, 42], "amount": [19.9, 5.0, 1.0]}
+    ... )
+    >>> report = kp.push_events(
+    ...     orders, "conversion", goal_id="goal", revenue="amount", site_code="abc", dry_run=True
+    ... )
+    >>> report.valid, report.invalid_rows
+    (2, 1)
+    >>> report.invalid
+       index        column            reason
+    0      2  visitor_code  empty identifier
+
+    The same through the accessor, for real, raising unless every row went:
+
+    >>> orders.kam.push_events(  # doctest: +SKIP
+    ...     "conversion", goal_id="goal", revenue="amount"
+    ... ).raise_for_failures()
     """
     return _push_planned_events(
         push_events,
@@ -265,6 +177,7 @@ def push_events(
     )
 
 
+@shared_doc
 def push_product_events(
     df: pd.DataFrame,
     kind: str | None = None,
@@ -275,16 +188,74 @@ def push_product_events(
     progress: bool | None = None,
     **columns: str,
 ) -> PushReport:
-    """Push product events (``POST /product/events``) by ``ean``, exactly once.
+    """Push product events (``POST /product/events``), one event per row, by ``ean``.
 
-    ``kind`` (or a ``kind`` column): ``product_page`` (a view that also merges the product's
-    attributes: every other column, e.g. ``name``, ``price``, ``categories``; missing cells are
-    left out), ``add_to_cart`` or ``purchase`` (with an optional ``quantity``, an integer >= 1).
-    ``**columns`` maps a schema name to your column (``ean="sku"``). Returns a ``PushReport``.
+    Every row is validated before anything is sent: a bad cell refuses its row (listed in
+    ``report.invalid``) and never stops the others.
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    writer.
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The events, one per row, with an ``ean`` column and unique index labels (they enter the
+        nonces; see Notes) unless a ``nonce`` column gives the nonces.
+    kind : str, optional
+        The kind of every row: ``product_page`` (a view, which also merges the product's
+        attributes: every column but ``ean``, ``kind``, ``nonce``, ``quantity`` and
+        ``site_code``, named as :func:`~kameleoon_pandas.read_product_data` names them, such as
+        ``name``, ``price``, ``categories``; a missing cell is left out), ``add_to_cart`` or
+        ``purchase`` (both with an optional ``quantity``, a whole number >= 1; without it the
+        server counts 1). Case, ``-`` for ``_``, the wire names (``productBuy``) and ``buy`` are
+        accepted. ``None`` (the default) reads each row's kind from a ``kind`` column; a
+        missing or unknown one refuses the row.
+    {client}
+    {site_code}
+    {dry_run}
+    {progress}
+    **columns : str
+        Renames: a schema name mapped to the frame's column that holds it, such as
+        ``ean="sku"``; it wins over a column of the schema name. Any name is accepted, since
+        product attributes are open.
+
+    Returns
+    -------
+    PushReport
+        Rows sent, refused as invalid (with index, column and reason) and failed after the
+        client's retries (the rows themselves, ready for :meth:`PushReport.retry`).
+
+    Raises
+    ------
+    ValidationError
+        Before anything is sent, when the frame cannot be read as events: not a DataFrame,
+        duplicate column names, a rename naming a missing column, duplicate index labels
+        without a ``nonce`` column, no ``ean`` column, no ``kind`` and no ``kind`` column, or an
+        unknown ``kind``. Also when ``client`` is not a :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
+
+    See Also
+    --------
+    push_events : Visit events (conversions, pages, custom data, ...).
+    read_product_counters : What the events add up to, per time window.
+    read_product_data : The attributes ``product_page`` events merged.
+
+    Notes
+    -----
+    Exactly once rests on the nonces, as for :func:`push_events`: unless a ``nonce`` column
+    gives it, an event's nonce is a 64-bit hash of the site code, the kind, the row's index
+    label and the values sent for the event, and the server drops an event whose nonce it has
+    already stored (the emulator keys them by site, EAN and nonce). Pushing the same rows again
+    under the same labels (a re-run, or :meth:`PushReport.retry`) stores nothing twice; a new
+    label or a changed value is a new event. Events go in frame order, or in ``time`` order
+    when ``time`` is a datetime column; the time itself is not sent.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kameleoon_pandas as kp
+    >>> sales = pd.DataFrame({"sku": ["SKU-1", "SKU-2"], "quantity": [2, 1]})
+    >>> report = kp.push_product_events(sales, "purchase", ean="sku", site_code="abc", dry_run=True)
+    >>> report.valid, report.batches
+    (2, 1)
     """
     return _push_planned_events(
         push_product_events,
@@ -321,11 +292,11 @@ def _push_planned_events(
     def retry(frame: pd.DataFrame) -> PushReport:
         return push(frame, kind, client=client_, site_code=site, progress=progress, **columns)
 
-    return _run_push(
+    return _push.run_push(
         operation=push.__name__ + (f"({kind})" if kind else ""),
         df=df,
         rows=len(df),
-        jobs=_event_jobs(plan, encode.EVENT_BODY_LIMIT),
+        jobs=_push.event_jobs(plan, encode.EVENT_BODY_LIMIT),
         invalid=lambda: (plan.invalid, len(plan.invalid_rows())),
         client=client_,
         site=site,
@@ -338,6 +309,10 @@ def _push_planned_events(
     )
 
 
+# --------------------------------------------------------------------------- maps
+
+
+@shared_doc
 def push_maps(
     df: pd.DataFrame,
     key: str = "key",
@@ -348,14 +323,63 @@ def push_maps(
     dry_run: bool = False,
     progress: bool | None = None,
 ) -> PushReport:
-    """Merge one map per row (``POST /map/maps``): the ``key`` column names it, every other
-    column is a field. Missing cells (NaN/None/NA) are left out rather than deleting the field;
-    lists and dicts are sent as JSON. ``ttl_hours`` (1..8784) sets the expiry (server default 92
-    days). Writing a map twice is harmless: maps merge. Returns a ``PushReport``.
+    """Merge one map per row into the Data API's maps (``POST /map/maps``).
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    writer.
+    Every row is validated before anything is sent: a bad cell refuses its row (listed in
+    ``report.invalid``) and never stops the others.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One map per row: the ``key`` column names it, and every other column but ``site_code``
+        is a field. Numbers, booleans and strings are sent as they are, lists and dicts as
+        JSON, timestamps as milliseconds since the epoch; a missing cell (NaN, None, NA, NaT)
+        is left out rather than deleting the field, and a value JSON cannot hold (an infinity,
+        an arbitrary object) refuses the row.
+    key : str, default "key"
+        The column of map keys. A key must be present, non-empty, at most 100 characters long
+        and unique within the frame (rows sharing a key are all refused).
+    ttl_hours : int, optional
+        How long (1..8784 hours) the maps live after this write; ``None`` leaves it to the
+        server (2208 hours, 92 days).
+    {client}
+    {site_code}
+    {dry_run}
+    {progress}
+
+    Returns
+    -------
+    PushReport
+        Rows sent, refused as invalid (with index, column and reason) and failed after the
+        client's retries (the rows themselves, ready for :meth:`PushReport.retry`).
+
+    Raises
+    ------
+    ValidationError
+        Before anything is sent: ``df`` is not a DataFrame, has no ``key`` column, or
+        ``ttl_hours`` is not an integer 1..8784; or ``client`` is not a
+        :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
+
+    See Also
+    --------
+    read_maps : The stored maps, one row per key.
+
+    Notes
+    -----
+    The server merges a write into what it stores: each field sent replaces the stored value,
+    fields not sent stay. Writing the same rows twice (a re-run, or
+    :meth:`PushReport.retry`) therefore leaves the same maps; no nonce is involved. Bodies stay
+    under 1 MB and 1,000 keys.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import kameleoon_pandas as kp
+    >>> tiers = pd.DataFrame({"id": ["k1", "k2"], "tier": ["gold", None], "points": [120, 40]})
+    >>> kp.push_maps(tiers, key="id", ttl_hours=24, site_code="abc", dry_run=True).valid
+    2
     """
     started = time.perf_counter()
     if not isinstance(df, pd.DataFrame):
@@ -363,12 +387,12 @@ def push_maps(
     validate_ttl_hours(ttl_hours)
     client_, site = _client_and_site(client, site_code, dry_run)
     keys, records, positions, problems = encode.map_records(df, key)
-    jobs = _map_jobs(keys, records, positions)
+    jobs = _push.map_jobs(keys, records, positions)
 
     def retry(frame: pd.DataFrame) -> PushReport:
         return push_maps(frame, key, ttl_hours, client=client_, site_code=site, progress=progress)
 
-    return _run_push(
+    return _push.run_push(
         operation="push_maps",
         df=df,
         rows=len(df),
@@ -385,39 +409,10 @@ def push_maps(
     )
 
 
-_MAX_MAP_KEYS = 1_000  # [chosen] keys per POST /map/maps, besides the 1 MB body limit
+# --------------------------------------------------------------------------- forget
 
 
-def _map_jobs(keys: list[str], records: list[dict], positions: np.ndarray) -> Iterator[_Job]:
-    sizes = np.fromiter(
-        (
-            len(json.dumps({k: r}, separators=(",", ":"), ensure_ascii=False).encode())
-            for k, r in zip(keys, records, strict=True)
-        ),
-        dtype=np.int64,
-        count=len(keys),
-    )
-
-    def job(lo: int, hi: int) -> _Job:
-        def halves() -> tuple[_Job, _Job]:
-            mid = (lo + hi) // 2
-            return job(lo, mid), job(mid, hi)
-
-        payload = dict(zip(keys[lo:hi], records[lo:hi], strict=True))
-        return _Job(
-            payload, positions[lo:hi], halves if hi - lo > 1 else None, int(sizes[lo:hi].sum())
-        )
-
-    start = 0
-    ends = np.cumsum(sizes)
-    while start < len(keys):
-        base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + encode.SMALL_BODY_LIMIT, side="right"))
-        stop = min(max(stop, start + 1), start + _MAX_MAP_KEYS)
-        yield job(start, stop)
-        start = stop
-
-
+@shared_doc
 def forget_visitors(
     codes: Iterable[str] | pd.Series | pd.DataFrame,
     *,
@@ -427,15 +422,51 @@ def forget_visitors(
     dry_run: bool = False,
     progress: bool | None = None,
 ) -> PushReport:
-    """Delete every visit and event of these visitors (``POST /visit/forget``).
+    """Delete every visit and event stored for these visitors (``POST /visit/forget``).
 
-    ``codes``: an iterable of visitor codes, a Series, or a DataFrame whose ``visitor_code``
-    column holds them. Duplicates are sent once; empty, missing or over-long (> 100 characters)
-    codes are reported as invalid. Forgetting twice is harmless. Returns a ``PushReport``.
+    Parameters
+    ----------
+    codes : iterable of str, pandas.Series or pandas.DataFrame
+        The visitor codes, or a DataFrame holding them in its ``visitor_code`` column. A code
+        is sent as its text, exactly as written; one that is missing, empty, longer than 100
+        characters or holds a line break is refused (listed in ``report.invalid``). A code
+        given several times is sent once, and its rows share the outcome.
+    visitor_code : str, default "visitor_code"
+        The column of a DataFrame ``codes`` that holds the codes.
+    {client}
+    {site_code}
+    {dry_run}
+    {progress}
 
-    ``client`` (default: one built from the ``KAMELEOON_*`` environment), ``site_code`` (default:
-    the client's) and ``progress`` (None: a bar only when output is interactive) as in every
-    writer.
+    Returns
+    -------
+    PushReport
+        Codes (rows) sent, refused as invalid and failed after the client's retries.
+
+    Raises
+    ------
+    ValidationError
+        Before anything is sent: ``codes`` is a single string (pass a list) or a DataFrame
+        without the ``visitor_code`` column; or ``client`` is not a
+        :class:`~kameleoon_pandas.Client`.
+    ConfigurationError
+        When no site code is given and the client has no default.
+
+    See Also
+    --------
+    read_visitor_feeds : What is stored for a visitor (empty once forgotten).
+
+    Notes
+    -----
+    Forgetting a visitor twice is harmless, so pushing again or :meth:`PushReport.retry` needs
+    no nonce. Bodies (one code per line) stay under 1 MB.
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> report = kp.forget_visitors(["v1", "v2", "v1", ""], site_code="abc", dry_run=True)
+    >>> report.rows, report.valid, report.invalid_rows
+    (4, 3, 1)
     """
     started = time.perf_counter()
     if isinstance(codes, pd.DataFrame):
@@ -460,8 +491,9 @@ def forget_visitors(
     problems.add(np.flatnonzero(newline), visitor_code, "contains a line break")
     good = np.setdiff1d(np.arange(n), problems.bad_positions())
     # one line per distinct code (in first-seen order); every row with that code rides along
+    grouped = pd.Series(good).groupby(values[good], sort=False).agg(list) if len(good) else None
     by_code: dict[str, list[int]] = (
-        pd.Series(good).groupby(values[good], sort=False).agg(list).to_dict() if len(good) else {}
+        {str(code): rows for code, rows in grouped.items()} if grouped is not None else {}
     )
 
     def retry(failed_frame: pd.DataFrame) -> PushReport:
@@ -473,11 +505,11 @@ def forget_visitors(
             progress=progress,
         )
 
-    return _run_push(
+    return _push.run_push(
         operation="forget_visitors",
         df=frame,
         rows=n,
-        jobs=_forget_jobs(list(by_code), by_code),
+        jobs=_push.forget_jobs(list(by_code), by_code),
         invalid=lambda: (problems.frame(frame.index), len(problems.bad_positions())),
         client=client_,
         site=site,
@@ -488,17 +520,3 @@ def forget_visitors(
         retry=retry,
         started=started,
     )
-
-
-def _forget_jobs(codes: list[str], by_code: dict[str, list[int]]) -> Iterator[_Job]:
-    def job(chunk: list[str]) -> _Job:
-        def halves() -> tuple[_Job, _Job]:
-            mid = len(chunk) // 2
-            return job(chunk[:mid]), job(chunk[mid:])
-
-        rows = np.array([p for code in chunk for p in by_code[code]], dtype=np.int64)
-        size = len("\n".join(chunk).encode())
-        return _Job(chunk, rows, halves if len(chunk) > 1 else None, size)
-
-    for chunk in encode.chunk_codes(codes):
-        yield job(chunk)

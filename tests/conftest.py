@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,3 +23,33 @@ def _clean_kameleoon_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def data_dir() -> Path:
     """The project's own test data: ``tests/data`` (recorded official-SDK requests in ``wire/``)."""
     return DATA
+
+
+# -- the demo emulator ---------------------------------------------------------
+# Shared by tests/notebooks, tests/panels and tests/plots: one demo emulator per session.
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The emulator with the demo data set (seed number 0), on a file, for the whole session."""
+    from kameleoon_pandas.emulator import serve
+
+    db = tmp_path_factory.mktemp("emulator") / "demo.sqlite"
+    with serve(db=str(db), seed="demo", random_seed=0) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def demo_client(demo_server: Any) -> Iterator[Any]:
+    """A ``kp.Client`` of the demo emulator, with its two site codes."""
+    import kameleoon_pandas as kp
+
+    env = demo_server.env()
+    with kp.Client(
+        site_codes=demo_server.site_codes,
+        base_url=demo_server.url,
+        token_url=demo_server.token_url,
+        client_id=env["KAMELEOON_CLIENT_ID"],
+        client_secret=env["KAMELEOON_CLIENT_SECRET"],
+    ) as client:
+        yield client
