@@ -75,7 +75,8 @@ transport : httpx.AsyncBaseTransport, optional
     "dry_run": """\
 dry_run : bool, default False
     Only validate and encode: nothing is sent, and the report says what would have been
-    sent and which rows are invalid. No client is needed.""",
+    sent and which rows are invalid. Nothing connects; given a ``site_code``, no client is
+    built either.""",
 }
 
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ \t]*)\{(?P<name>[a-z_]+)\}[ \t]*$", re.MULTILINE)
