@@ -8,7 +8,9 @@ argument           environment variable        default
 ``client_id``      ``KAMELEOON_CLIENT_ID``     none (calls go out without a token)
 ``client_secret``  ``KAMELEOON_CLIENT_SECRET`` none (both or neither)
 ``base_url``       ``KAMELEOON_BASE_URL``      ``https://data.kameleoon.io``
-``token_url``      ``KAMELEOON_TOKEN_URL``     ``https://api.kameleoon.com/oauth/token``
+``token_url``      ``KAMELEOON_TOKEN_URL``     ``https://api.kameleoon.com/oauth/token``;
+                                               ``<base_url>/oauth/token`` for a loopback
+                                               ``base_url``
 =================  ==========================  ==========================================
 
 Plain ``http://`` is refused for both URLs unless the host is a loopback address, so that
@@ -168,7 +170,12 @@ def resolve_settings(
         )
 
     base = _check_url(_pick(base_url, "base_url") or DEFAULT_BASE_URL, "base_url")
-    token = _check_url(_pick(token_url, "token_url") or DEFAULT_TOKEN_URL, "token_url")
+    picked_token_url = _pick(token_url, "token_url")
+    if picked_token_url is None and _is_loopback(httpx.URL(base).host):
+        # A local Data API (the emulator) serves its own token endpoint: credentials meant for
+        # it must never go to the real one.
+        picked_token_url = base + "/oauth/token"
+    token = _check_url(picked_token_url or DEFAULT_TOKEN_URL, "token_url")
 
     if not isinstance(max_concurrency, int) or max_concurrency < 1:
         raise ConfigurationError(

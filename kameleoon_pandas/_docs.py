@@ -56,7 +56,8 @@ base_url : str, optional
     ``http://`` is refused except to a loopback address.
 token_url : str, optional
     The token endpoint (``KAMELEOON_TOKEN_URL``, default
-    ``https://api.kameleoon.com/oauth/token``).
+    ``https://api.kameleoon.com/oauth/token``; for a loopback ``base_url``, that server's
+    own ``/oauth/token``, so that credentials never leave the machine by accident).
 max_concurrency : int, default 16
     Requests in flight at once.
 rate_limit : float, optional

@@ -142,3 +142,13 @@ def test_resolve_client_builds_one_default_from_the_environment(
         assert client_module.resolve_client(mine) is mine
     finally:
         mine.close()
+
+
+def test_a_loopback_base_url_brings_its_own_token_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = resolve_settings(base_url="http://127.0.0.1:8787")
+    assert s.token_url == "http://127.0.0.1:8787/oauth/token"  # never the real endpoint
+    monkeypatch.setenv("KAMELEOON_BASE_URL", "http://localhost:9000/")
+    assert resolve_settings().token_url == "http://localhost:9000/oauth/token"
+    # A token URL given explicitly still wins; a remote base URL keeps the real default.
+    assert resolve_settings(token_url="http://[::1]:1/t").token_url == "http://[::1]:1/t"
+    assert resolve_settings(base_url="https://eu-data.kameleoon.io").token_url == DEFAULT_TOKEN_URL
