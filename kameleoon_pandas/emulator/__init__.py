@@ -7,7 +7,14 @@
         srv.url, srv.client_id, srv.client_secret, srv.site_codes, srv.env()
 
 ``create_app(state, options)`` gives the ASGI app for in-process use with
-``httpx.ASGITransport``; ``kameleoon-pandas serve`` runs it in the foreground.
+``httpx.ASGITransport``; ``kameleoon-pandas serve`` (or ``python -m kameleoon_pandas.emulator``)
+runs it in the foreground.
+
+The rooms: ``options`` (the behaviour switches), ``state`` (SQLite), ``model`` (the rules over
+the state: visits, feeds, mapping links, products, maps, forget), ``wire`` (parsing both body
+encodings and the query), ``routes`` (Starlette: parse, call the model, render), ``faults``
+(latency, auth and injected faults), ``server`` (uvicorn), ``seed`` (demo data), ``args`` (the
+command line). The emulator imports nothing of the client side.
 """
 
 from __future__ import annotations

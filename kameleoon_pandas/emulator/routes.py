@@ -1,4 +1,8 @@
-"""The Data API endpoints and ``/oauth/token``, as a Starlette app (see ``data-api.md``)."""
+"""The Data API endpoints and ``/oauth/token``, as a Starlette app (see ``data-api.md``).
+
+A handler parses its request (with :mod:`.wire`), calls the model (:mod:`.model`, where every rule
+lives) and renders the answer: JSON, ``204`` or the error body.
+"""
 
 from __future__ import annotations
 
@@ -16,24 +20,12 @@ from starlette.routing import Route
 
 from . import wire
 from .faults import Gate
+from .model import FEED_KEYS, FEED_KINDS, MAX_KEYS, MAX_TTL_HOURS, EmulatorModel
 from .options import EmulatorOptions
-from .state import EmulatorState, now_ms
+from .state import EmulatorState
 
-VISIT_GAP_MS = 30 * 60 * 1000  # [chosen] a new visit starts after 30 minutes without events
-DEFAULT_TTL_HOURS = 2208  # 92 days [sure]
-MAX_TTL_HOURS = 8784
-MAX_KEYS = 100  # [chosen] more than 100 EANs or keys in one call is a 400
-
-_FEED_KINDS = {  # query flag -> (stored kind, feed key)
-    "page": ("page", "pageEvents"),
-    "conversion": ("conversion", "conversionEvents"),
-    "customData": ("customData", "customDataEvents"),
-    "experiment": ("experiment", "experimentEvents"),
-    "personalization": ("personalization", "personalizationEvents"),
-    "geolocation": ("geolocation", "geolocationEvents"),
-    "staticData": ("staticData", "staticDataEvent"),
-}
-_KIND_KEY = {kind: key for kind, key in _FEED_KINDS.values()}
+# The kind flags of GET /visit/visitor, each named as the stored kind it selects.
+_KIND_FLAGS = tuple(FEED_KEYS)
 _COMPACT = (",", ":")
 
 
@@ -93,23 +85,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(body: bytes, json_body: bool) -> tuple[list[wire.RawEvent], list[wire.Rejection]]:
-    try:
-        return wire.decode_body(body, json_body=json_body)
-    except wire.BodyError as exc:
-        raise ApiError(400, "invalid_body", str(exc)) from None
-
-
-def _line_text(raw: wire.RawEvent) -> str:
-    return raw.text or json.dumps(raw.params, separators=_COMPACT, default=str)[:500]
+def _invalid_body(exc: wire.BodyError) -> ApiError:
+    return ApiError(400, "invalid_body", str(exc))
 
 
 class Handlers:
-    """The endpoint functions, bound to one state and one options object."""
+    """The endpoint functions: parse the request, call the model, render the answer."""
 
     def __init__(self, state: EmulatorState, options: EmulatorOptions) -> None:
         self.state = state
         self.options = options
+        self.model = EmulatorModel(state, options)
 
     # -- shared by the two event endpoints -----------------------------------------------------
 
@@ -121,19 +107,19 @@ class Handlers:
         json_body = wire.query_bool(request.query_params.get("json"), "json")
         query_id = _optional_identifier(request, id_param)
         body = await _read_body(request, self.options.max_event_body)
-        raws, rejections = _decode(body, json_body)
+        try:
+            raws, rejections = wire.decode_body(body, json_body=json_body)
+        except wire.BodyError as exc:
+            raise _invalid_body(exc) from None
         return site, query_id, raws, rejections
 
     def _settle_rejections(self, site: str, path: str, rejections: list[wire.Rejection]) -> None:
+        """Record the refused lines; in strict mode, refuse the whole body naming the first."""
         if not rejections:
             return
-        rejections.sort(key=lambda r: r.line)
-        # [chosen] bad lines are dropped (as the real service does after its 204) and kept with
-        # their reason; strict mode refuses the whole body instead, naming the line and field.
-        self.state.record_rejected(
-            [(site, path, r.line, r.reason, r.field, r.text) for r in rejections]
-        )
+        rejections = self.model.record_rejections(site, path, rejections)
         if self.options.strict:
+            # [chosen] strict mode answers 400 naming the line and field; nothing is stored.
             first = rejections[0]
             where = f"line {first.line}" + (f", field {first.field!r}" if first.field else "")
             more = f" (and {len(rejections) - 1} more bad lines)" if len(rejections) > 1 else ""
@@ -162,16 +148,13 @@ class Handlers:
             except (binascii.Error, UnicodeDecodeError):
                 decoded = ":"
             client_id, _, client_secret = decoded.partition(":")
-        opts = self.options
-        if client_id != opts.client_id or client_secret != opts.client_secret:
+        issued = self.model.issue_token(client_id, client_secret)
+        if issued is None:
             return JSONResponse(
                 {"error": "invalid_client", "message": "unknown client id or wrong client secret"},
                 status_code=401,
             )
-        ttl = opts.token_ttl
-        # [chosen] tokens expire after a configurable lifetime, so refresh paths get exercised.
-        token = self.state.issue_token(ttl)
-        expires_in: float | int = int(ttl) if float(ttl).is_integer() else ttl
+        token, expires_in = issued
         return JSONResponse(
             {"access_token": token, "expires_in": expires_in, "token_type": "Bearer"},
             headers={"Cache-Control": "no-store"},
@@ -181,44 +164,10 @@ class Handlers:
 
     async def visit_events(self, request: Request) -> Response:
         site, query_visitor, raws, rejections = await self._event_body(request, "visitorCode")
-        now = now_ms()  # no event carries a client time: it is the time of receipt [sure]
-        seq = self.state.next_seq(len(raws))
-        rows: list[tuple] = []
-        links: list[tuple[str, str, str]] = []
-        body_links: dict[str, str] = {}
-        parse = wire.parse_visit_event
-        dumps = json.dumps
-        for raw in raws:
-            try:
-                event = parse(raw.params, query_visitor)
-            except wire.LineError as exc:
-                rejections.append(wire.Rejection(raw.line, exc.reason, exc.field, _line_text(raw)))
-                continue
-            visitor = event.visitor_code
-            if event.mapping_value is not None:
-                if visitor is None:
-                    # [chosen] an event sent with only a mappingValue is stored under the
-                    # visitor it is linked to (earlier in this body or before), or else under
-                    # the mapping value itself.
-                    visitor = body_links.get(event.mapping_value)
-                    if visitor is None:
-                        linked = self.state.linked_visitors(site, event.mapping_value)
-                        visitor = linked[0] if linked else event.mapping_value
-                else:
-                    links.append((site, event.mapping_value, visitor))
-                    body_links.setdefault(event.mapping_value, visitor)
-            if event.mapping_identifier:
-                for value in event.data["valuesCountMap"]:
-                    links.append((site, value, visitor))
-                    body_links.setdefault(value, visitor)
-            # A line is stored as received and decoded again when a feed is read (feeds are
-            # small, ingestion is the hot path); a JSON event is stored as its data object.
-            text = raw.text
-            stored = text if text and text[0] != "{" else dumps(event.data, separators=_COMPACT)
-            rows.append((site, visitor, event.nonce, now, seq, event.kind, stored))
-            seq += 1
-        self._settle_rejections(site, "/visit/events", rejections)
-        self.state.insert_visit_events(site, rows, links)
+        events = wire.iter_visit_events(raws, query_visitor, rejections)
+        batch = self.model.prepare_visit_events(site, events)
+        self._settle_rejections(site, "/visit/events", rejections)  # strict: 400, nothing stored
+        self.model.store_visit_events(batch)
         return Response(status_code=204)
 
     async def visitor(self, request: Request) -> Response:
@@ -235,89 +184,41 @@ class Handlers:
         # `version=0` is always sent by the SDKs, meaning unknown: accepted and ignored [sure].
         current = wire.query_bool(query.get("currentVisit"), "currentVisit")
         everything = wire.query_bool(query.get("all"), "all")
-        flags = {flag: wire.query_bool(query.get(flag), flag) for flag in _FEED_KINDS}
+        flags = {flag: wire.query_bool(query.get(flag), flag) for flag in _KIND_FLAGS}
         for flag in ("kcs", "cbs"):
             wire.query_bool(query.get(flag), flag)  # accepted; the emulator holds no scores
         if everything or not any(flags.values()):
-            # [chosen] all=true, or no kind flag at all, means every kind.
-            kinds = {kind for kind, _ in _FEED_KINDS.values()}
+            kinds: frozenset[str] = FEED_KINDS  # [chosen] all=true, or no kind flag: every kind
         else:
-            kinds = {_FEED_KINDS[flag][0] for flag, on in flags.items() if on}
-
-        if visitor is not None:
-            codes = [visitor]
-        else:
-            assert mapping is not None
-            # [chosen] a mapping value reads the visits of every visitor linked to it, plus the
-            # events sent under the mapping value itself (cross-device).
-            codes = [mapping, *self.state.linked_visitors(site, mapping)]
-        events = self.state.visitor_events(site, list(dict.fromkeys(codes)))
-        if not events:
-            return _json(request, {})  # [chosen] unknown visitor -> 200 {}
-        visits = _split_visits(events)
-        now = now_ms()
-        answer: dict[str, Any] = {}
-        last = visits[-1]
-        # [chosen] the current visit is the latest one if it is still open (an event in the last
-        # 30 minutes); otherwise every visit is a previous one.
-        is_open = now - last[-1][1] < VISIT_GAP_MS
-        previous = visits[:-1] if is_open else visits
-        previous.sort(key=lambda v: (v[0][1], v[0][2]))
-        if current and is_open:
-            answer["currentVisit"] = _visit_json(last, kinds)
-        if max_previous:
-            chosen = previous[::-1][:max_previous]  # newest first [sure]
-            if chosen:
-                answer["previousVisits"] = [_visit_json(v, kinds) for v in chosen]
+            kinds = frozenset(flag for flag, on in flags.items() if on)
+        answer = self.model.visitor_feed(
+            site,
+            visitor_code=visitor,
+            mapping_value=mapping,
+            kinds=kinds,
+            current_visit=current,
+            max_previous=max_previous,
+        )
         return _json(request, answer)
 
     async def forget(self, request: Request) -> Response:
         site = _site(request)
         body = await _read_body(request, self.options.max_small_body)
         try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ApiError(400, "invalid_body", "the body is not valid UTF-8") from None
-        codes: list[str] = []
-        for number, line in enumerate(text.split("\n"), start=1):
-            code = line.strip()
-            if not code:
-                continue
-            if len(code) > wire.MAX_IDENTIFIER:
-                raise ApiError(
-                    400,
-                    "invalid_body",
-                    f"line {number}: visitor code longer than {wire.MAX_IDENTIFIER} characters",
-                )
-            codes.append(code)
-        if codes:
-            self.state.forget(site, codes)
+            codes = wire.parse_forget_body(body)
+        except wire.BodyError as exc:
+            raise _invalid_body(exc) from None
+        self.model.forget(site, codes)
         return Response(status_code=204)
 
     # -- products --------------------------------------------------------------------------------
 
     async def product_events(self, request: Request) -> Response:
         site, query_ean, raws, rejections = await self._event_body(request, "ean")
-        now = now_ms()
-        seq = self.state.next_seq(len(raws))
-        rows: list[tuple] = []
-        attributes: list[dict | None] = []
-        for raw in raws:
-            try:
-                event = wire.parse_product_event(raw.params, query_ean)
-            except wire.LineError as exc:
-                rejections.append(wire.Rejection(raw.line, exc.reason, exc.field, _line_text(raw)))
-                continue
-            # Without a nonce (the browser engine omits it) the event is always new.
-            nonce = event.nonce or f"auto-{seq}"
-            seq += 1
-            views = 1 if event.kind == "productPage" else 0
-            atc = event.quantity if event.kind == "productAddToCart" else 0
-            bought = event.quantity if event.kind == "productBuy" else 0
-            rows.append((site, event.ean, nonce, now, views, atc, bought))
-            attributes.append(event.attributes)
-        self._settle_rejections(site, "/product/events", rejections)
-        self.state.insert_product_events(site, rows, attributes)
+        events = wire.iter_product_events(raws, query_ean, rejections)
+        batch = self.model.prepare_product_events(site, events)
+        self._settle_rejections(site, "/product/events", rejections)  # strict: 400, nothing stored
+        self.model.store_product_events(batch)
         return Response(status_code=204)
 
     async def product_counters(self, request: Request) -> Response:
@@ -328,17 +229,14 @@ class Handlers:
         end = wire.query_int(query.get("timeEnd"), "timeEnd")
         if begin is not None and end is not None and end < begin:
             raise wire.QueryError("timeEnd", f"{end} is before timeBegin {begin}")
-        # [chosen] the window is timeBegin <= t < timeEnd, all time without bounds; an EAN with
-        # no events answers zeros.
-        return _json(request, self.state.product_counters(site, eans, begin, end))
+        return _json(request, self.model.product_counters(site, eans, begin, end))
 
     async def product_data(self, request: Request) -> Response:
         site = _site(request)
         query = request.query_params
         eans = wire.identifier_list(query.get("eans"), "eans", limit=MAX_KEYS)
         wire.query_bool(query.get("all"), "all")
-        # [chosen] the answer maps EAN -> stored attributes; unknown EANs are left out.
-        return _json(request, self.state.product_data(site, eans))
+        return _json(request, self.model.product_data(site, eans))
 
     # -- maps ------------------------------------------------------------------------------------
 
@@ -347,9 +245,7 @@ class Handlers:
         key = _optional_identifier(request, "key")
         if key is None:
             raise wire.QueryError("key", "missing")
-        stored = self.state.get_map_json(site, key, now_ms())
-        if stored is None:
-            stored = "{}"  # [chosen] unknown key -> 200 {}
+        stored = self.model.map_json(site, key)
         if request.query_params.get("prettyPrint", "").lower() == "true":
             return _json(request, json.loads(stored))
         return Response(stored, media_type="application/json")
@@ -357,13 +253,7 @@ class Handlers:
     async def get_maps(self, request: Request) -> Response:
         site = _site(request)
         keys = wire.identifier_list(request.query_params.get("keys"), "keys", limit=MAX_KEYS)
-        now = now_ms()
-        answer = {}
-        for key in dict.fromkeys(keys):
-            stored = self.state.get_map_json(site, key, now)
-            if stored is not None:
-                answer[key] = json.loads(stored)  # unknown keys are left out [sure]
-        return _json(request, answer)
+        return _json(request, self.model.get_maps(site, keys))
 
     async def post_maps(self, request: Request) -> Response:
         site = _site(request)
@@ -372,77 +262,41 @@ class Handlers:
         )
         body = await _read_body(request, self.options.max_small_body)
         try:
-            data = wire.loads(body) if body.strip() else None
-        except ValueError as exc:  # malformed JSON, NaN or Infinity, bad UTF-8
-            raise ApiError(400, "invalid_body", f"the JSON body is malformed: {exc}") from None
-        if not isinstance(data, dict):
-            raise ApiError(400, "invalid_body", 'the body must be a JSON object {"<key>": {...}}')
-        for key, fields in data.items():
-            if not key or len(key) > wire.MAX_IDENTIFIER:
-                raise ApiError(
-                    400, "invalid_body", f"key {key[:40]!r}: 1 to {wire.MAX_IDENTIFIER} characters"
-                )
-            if not isinstance(fields, dict):
-                raise ApiError(400, "invalid_body", f"key {key!r}: the value must be a JSON object")
+            updates = wire.parse_map_updates(body)
+        except wire.BodyError as exc:
+            raise _invalid_body(exc) from None
         # [chosen] POST has no key count limit of its own, only the 1 MB body limit.
-        hours = DEFAULT_TTL_HOURS if ttl_hours is None else ttl_hours
-        self.state.merge_maps(site, data, hours * 3_600_000, now_ms())
+        self.model.merge_maps(site, updates, ttl_hours)
         return Response(status_code=204)
 
 
-def _split_visits(events: list[tuple]) -> list[list[tuple]]:
-    """Cut time-ordered events into visits at gaps of more than 30 minutes.
-
-    Each visitor code (device) has its own visits; the result is ordered by last event.
-    """
-    visits: list[list[tuple]] = []
-    open_visit: dict[str, list[tuple]] = {}
-    for event in events:
-        visit = open_visit.get(event[0])
-        if visit is None or event[1] - visit[-1][1] > VISIT_GAP_MS:
-            visit = open_visit[event[0]] = []
-            visits.append(visit)
-        visit.append(event)
-    if len(open_visit) > 1:
-        visits.sort(key=lambda v: (v[-1][1], v[-1][2]))
-    return visits
-
-
-def _event_data(stored: str, visitor_code: str) -> dict[str, Any]:
-    """The feed's ``data`` of a stored event: a JSON object, or a line as it was received."""
-    if stored[0] == "{":
-        return json.loads(stored)
-    return wire.parse_visit_event(wire.parse_line(stored), visitor_code).data
-
-
-def _visit_json(events: list[tuple], kinds: set[str]) -> dict[str, Any]:
-    visit: dict[str, Any] = {
-        "visitorCode": events[0][0],
-        "timeStarted": events[0][1],
-        "timeLastEvent": events[-1][1],
-    }
-    static: dict[str, Any] | None = None
-    static_time = 0
-    for code, time, _seq, kind, stored in events:
-        if kind not in kinds:
-            continue
-        data = _event_data(stored, code)
-        if kind == "staticData":
-            # One object gathering the visit's static data events [sure].
-            if static is None:
-                static, static_time = {}, time
-            static.update(data)
-            continue
-        visit.setdefault(_KIND_KEY[kind], []).append({"time": time, "data": data})
-    if static is not None:
-        visit["staticDataEvent"] = {"time": static_time, "data": wire.static_data_view(static)}
-    return visit
-
-
 def create_app(state: EmulatorState, options: EmulatorOptions | None = None) -> Any:
-    """The emulator as an ASGI app (Starlette behind the latency/auth/fault gate).
+    """The emulator as an ASGI app: the Starlette routes behind the latency/auth/fault gate.
 
-    Use it in-process with ``httpx.ASGITransport(app=create_app(state, options))``.
+    Parameters
+    ----------
+    state : EmulatorState
+        What the app reads and writes.
+    options : EmulatorOptions, optional
+        The live options, read on every request; the defaults without.
+
+    Returns
+    -------
+    ASGI application
+        For ``httpx.ASGITransport`` (in-process, no socket) or any ASGI server.
+
+    Examples
+    --------
+    >>> import httpx
+    >>> from kameleoon_pandas.emulator import EmulatorState, create_app
+    >>> app = create_app(EmulatorState(":memory:"))
+    >>> async def read() -> int:
+    ...     transport = httpx.ASGITransport(app=app)
+    ...     async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as c:
+    ...         r = await c.get("/map/map", params={"siteCode": "site1", "key": "k"})
+    ...         return r.status_code
+    >>> import asyncio; asyncio.run(read())
+    200
     """
     options = options if options is not None else EmulatorOptions()
     h = Handlers(state, options)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .state import EmulatorState
+from .state import EmulatorState, ProductRow, VisitRow
 
 DEMO_SITE_CODES = ["demosite01", "demosite02"]
+DATA_SETS = ("demo",)  # the names seed_state knows
 DAYS = 28
 HOUR_MS = 3_600_000
 N_PRODUCTS = 200
@@ -77,22 +79,59 @@ _DAILY = np.array(
 _WEEKLY = np.array([0.95, 0.9, 0.9, 0.95, 1.05, 1.25, 1.3])  # Monday .. Sunday
 _COMPACT = (",", ":")
 
+Statement = tuple[str, Sequence[tuple[Any, ...]]]  # SQL run with executemany, and its rows
+MappingRow = tuple[str, str, str]  # site, mapping value, visitor
+MapRow = tuple[str, str, str, int]  # site, key, data, expires_at
+
 
 def seed_state(
     state: EmulatorState, name: str, *, random_seed: int = 0, now_ms: int | None = None
 ) -> list[str]:
-    """Write the named data set (only ``"demo"``) unless already there; return its site codes.
+    """Write the named data set straight into the state unless already there.
 
-    Times fall in the 28 days before the start of the hour of ``now_ms`` (default: now).
+    The demo data set, for each of its two sites: 200 products with attributes and hourly
+    counters, 5,000 visitors with 1 to 10 visits each (pages, conversions, experiments,
+    personalizations, geolocation, static and custom data), about 10% of them linked to a CRM id,
+    and about 300 maps. Times fall in the 28 days before the start of the hour of ``now_ms``.
+    The same ``random_seed`` writes the same data; a different one replaces the sites' data.
+
+    Parameters
+    ----------
+    state : EmulatorState
+        Where to write.
+    name : {"demo"}
+        The data set.
+    random_seed : int, default 0
+        The seed of the random generator (a non-negative integer).
+    now_ms : int, optional
+        The reference time in ms since the epoch; now by default.
+
+    Returns
+    -------
+    list of str
+        The data set's site codes, ``["demosite01", "demosite02"]``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``.
+
+    Examples
+    --------
+    >>> from kameleoon_pandas.emulator import EmulatorState, seed_state
+    >>> state = EmulatorState(":memory:")
+    >>> seed_state(state, "demo", random_seed=1)
+    ['demosite01', 'demosite02']
+    >>> state.close()
     """
-    if name != "demo":
+    if name not in DATA_SETS:
         raise ValueError(f"unknown seed {name!r}: the only data set is 'demo'")
     marker = f"seed:{name}"
     if state.get_meta(marker) == str(random_seed):
         return list(DEMO_SITE_CODES)
     now = int(time.time() * 1000) if now_ms is None else now_ms
     anchor = (now // HOUR_MS) * HOUR_MS
-    statements: list[tuple[str, Any]] = []
+    statements: list[Statement] = []
     for number, site in enumerate(DEMO_SITE_CODES):
         rng = np.random.default_rng([random_seed, number])
         statements.extend(_site_statements(rng, site, number, anchor))
@@ -115,11 +154,11 @@ def _hour_weights(anchor: int) -> np.ndarray:
 
 def _site_statements(
     rng: np.random.Generator, site: str, number: int, anchor: int
-) -> list[tuple[str, Any]]:
+) -> list[Statement]:
     start = anchor - DAYS * 24 * HOUR_MS
     weights = _hour_weights(anchor)
     products = _products(rng, site, number)
-    statements = [("INSERT INTO product_data VALUES (?,?,?)", products["rows"])]
+    statements: list[Statement] = [("INSERT INTO product_data VALUES (?,?,?)", products["rows"])]
     statements.append(
         (
             "INSERT INTO product_events VALUES (?,?,?,?,?,?,?)",
@@ -145,7 +184,7 @@ def _products(rng: np.random.Generator, site: str, number: int) -> dict[str, Any
     old_price = np.round(price * rng.uniform(1.1, 1.5, n), 0) - 0.01
     quantity = rng.integers(0, 120, n)
     rating = np.round(rng.uniform(2.8, 5.0, n), 1)
-    rows = []
+    rows: list[tuple[str, str, str]] = []  # site, ean, attributes
     parents = {c[0]: c for c in _CATEGORIES}
     for i in range(n):
         cat_id, cat_name, parent_id = _LEAF[leaf[i]]
@@ -176,7 +215,7 @@ def _products(rng: np.random.Generator, site: str, number: int) -> dict[str, Any
 
 def _product_events(
     rng: np.random.Generator, site: str, products: dict[str, Any], weights: np.ndarray, start: int
-) -> list[tuple]:
+) -> list[ProductRow]:
     """Hourly buckets per product: one row holds that hour's views, cart adds and purchases."""
     total_views = 160_000
     expected = total_views * np.outer(products["popularity"], weights / weights.sum())
@@ -210,7 +249,7 @@ def _visits(
     weights: np.ndarray,
     start: int,
     anchor: int,
-) -> tuple[list[tuple], list[tuple], list[str]]:
+) -> tuple[list[VisitRow], list[MappingRow], list[str]]:
     n_vis = N_VISITORS
     codes = [f"{x:016x}" for x in rng.integers(0, 2**63, n_vis).tolist()]
     # 1 to 10 visits per visitor, most visitors come once or twice.
@@ -239,7 +278,7 @@ def _visits(
     n_visits_kept = np.bincount(visitor[keep_visit], minlength=n_vis)
 
     seq = iter(range(1, 10**9))
-    rows: list[tuple] = []
+    rows: list[VisitRow] = []
     nonces = iter(f"{x:016X}" for x in rng.integers(0, 2**63, total * 30).tolist())
 
     def add(vis: np.ndarray, times: np.ndarray, kind: str, data: list[str]) -> None:
@@ -368,7 +407,7 @@ def _visits(
         for number in rng.choice(900_000, len(crm_visitors), replace=False).tolist()
     ]
     # The linking event sits on each such visitor's first kept visit.
-    first_kept = {}
+    first_kept: dict[int, int] = {}
     for v in kept.tolist():
         first_kept.setdefault(int(visitor[v]), v)
     link_visits = np.array([first_kept[int(x)] for x in crm_visitors], dtype=np.int64)
@@ -389,7 +428,7 @@ def _visits(
     return rows, mapping_rows, crm_ids
 
 
-def _maps(rng: np.random.Generator, site: str, crm_ids: list[str], anchor: int) -> list[tuple]:
+def _maps(rng: np.random.Generator, site: str, crm_ids: list[str], anchor: int) -> list[MapRow]:
     """Per-CRM-id maps (audiences, lifetime value) plus a few config keys; about 300 in all."""
     keys = crm_ids[: N_MAPS - 3]
     expires = anchor + 2208 * HOUR_MS
@@ -397,19 +436,20 @@ def _maps(rng: np.random.Generator, site: str, crm_ids: list[str], anchor: int) 
     orders = rng.poisson(3, len(keys))
     audience = rng.random((len(keys), 3)) < np.array([0.4, 0.15, 0.3])
     segments = ("new", "regular", "vip")
-    rows = []
+    rows: list[MapRow] = []
     for i, key in enumerate(keys):
-        data = {
+        data: dict[str, Any] = {
             "warehouseAudiences": {str(a): True for a in (801, 802, 803) if audience[i, a - 801]},
             "lifetimeValue": float(ltv[i]),
             "orders": int(orders[i]),
             "segment": segments[min(int(orders[i]) // 3, 2)],
         }
         rows.append((site, key, json.dumps(data, separators=_COMPACT), expires))
-    for name, data in (
+    configs: tuple[tuple[str, dict[str, Any]], ...] = (
         ("config:banner", {"text": "Free shipping over 50", "active": True}),
         ("config:thresholds", {"freeShipping": 50, "vipOrders": 6}),
         ("config:audiences", {"801": "High intent", "802": "Churn risk", "803": "Newsletter"}),
-    ):
-        rows.append((site, name, json.dumps(data, separators=_COMPACT), expires))
+    )
+    for name, config in configs:
+        rows.append((site, name, json.dumps(config, separators=_COMPACT), expires))
     return rows

@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +23,13 @@ from .routes import create_app
 from .state import EmulatorState
 
 DEFAULT_SITE_CODES = ["demosite01"]
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787  # the foreground server (the CLI); ``serve`` picks a free port
+DEFAULT_DB = ":memory:"
 _READY_TIMEOUT = 20.0
 
 
-def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
     """A listening TCP socket (port 0 picks a free port)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -56,7 +59,36 @@ def uvicorn_config(app: Any, *, access_log: bool = False) -> uvicorn.Config:
 
 @dataclass
 class EmulatorServer:
-    """A running emulator: its URLs, credentials, site codes, live options and state."""
+    """A running emulator: its URLs, credentials, site codes, live options and state.
+
+    Yielded by :func:`serve`; the foreground server (``kameleoon-pandas serve``) describes
+    itself with one too.
+
+    Attributes
+    ----------
+    url : str
+        The Data API base URL, ``http://127.0.0.1:<port>`` (no trailing slash).
+    options : EmulatorOptions
+        The live options: a change (``srv.options.fault_rate = 0.2``) applies to the next request.
+    state : EmulatorState
+        What the server stores; readable (and writable) while it runs.
+    site_codes : list of str
+        The site codes that hold data (the demo's, after ``seed="demo"``), the first one being
+        the default; ``["demosite01"]`` when the state is empty.
+    token_url : str
+        The ``/oauth/token`` URL.
+    client_id, client_secret : str
+        The credentials ``/oauth/token`` accepts (from :attr:`options`).
+    port : int
+        The bound port.
+
+    Examples
+    --------
+    >>> from kameleoon_pandas.emulator import serve
+    >>> with serve() as srv:
+    ...     srv.token_url == srv.url + "/oauth/token"
+    True
+    """
 
     url: str
     options: EmulatorOptions
@@ -65,22 +97,42 @@ class EmulatorServer:
 
     @property
     def token_url(self) -> str:
+        """The ``/oauth/token`` URL of this server."""
         return self.url + "/oauth/token"
 
     @property
     def client_id(self) -> str:
+        """The client id ``/oauth/token`` accepts."""
         return self.options.client_id
 
     @property
     def client_secret(self) -> str:
+        """The client secret ``/oauth/token`` accepts."""
         return self.options.client_secret
 
     @property
     def port(self) -> int:
+        """The port the server listens on."""
         return int(self.url.rsplit(":", 1)[1])
 
     def env(self) -> dict[str, str]:
-        """The ``KAMELEOON_*`` settings that point a client at this server."""
+        """The ``KAMELEOON_*`` settings that point a client at this server.
+
+        Returns
+        -------
+        dict of str to str
+            ``KAMELEOON_BASE_URL``, ``KAMELEOON_TOKEN_URL``, ``KAMELEOON_CLIENT_ID``,
+            ``KAMELEOON_CLIENT_SECRET``, ``KAMELEOON_SITE_CODE`` (the first site code) and
+            ``KAMELEOON_SITE_CODES`` (all of them, comma-separated).
+
+        Examples
+        --------
+        >>> from kameleoon_pandas.emulator import serve
+        >>> with serve(seed="demo") as srv:
+        ...     env = srv.env()  # os.environ.update(env): kp.Client() then talks to it
+        ...     env["KAMELEOON_SITE_CODES"]
+        'demosite01,demosite02'
+        """
         return {
             "KAMELEOON_BASE_URL": self.url,
             "KAMELEOON_TOKEN_URL": self.token_url,
@@ -105,8 +157,10 @@ def prepare(
     if unknown:
         raise TypeError(f"unknown emulator option(s): {', '.join(sorted(unknown))}")
     options = EmulatorOptions(**option_fields)
-    owned = not isinstance(db, EmulatorState)
-    state = EmulatorState(db) if owned else db
+    if isinstance(db, EmulatorState):
+        state, owned = db, False  # the caller's: left open
+    else:
+        state, owned = EmulatorState(db), True
     try:
         if seed is not None:
             from .seed import seed_state
@@ -123,20 +177,58 @@ def prepare(
 
 @contextmanager
 def serve(
-    db: str | Path | EmulatorState = ":memory:",
+    db: str | Path | EmulatorState = DEFAULT_DB,
     seed: str | None = None,
     random_seed: int = 0,
     port: int = 0,
-    host: str = "127.0.0.1",
+    host: str = DEFAULT_HOST,
     **option_fields: Any,
 ) -> Iterator[EmulatorServer]:
     """Run the emulator on a background thread for the duration of a ``with`` block.
 
-    ``db`` is ``":memory:"``, a file path (kept across restarts) or an ``EmulatorState``;
-    ``seed="demo"`` writes the demo data set for ``random_seed``; ``port=0`` picks a free port.
-    Other keywords are :class:`EmulatorOptions` fields (``require_auth=True``, ``fault_rate=0.1``,
-    ...). Yields an :class:`EmulatorServer` (``url``, ``client_id``, ``client_secret``,
-    ``site_codes``, ``options``, ``state``, ``env()``).
+    Returns only once the server accepts connections; stops it (and closes a state it opened)
+    on leaving the block.
+
+    Parameters
+    ----------
+    db : str, Path or EmulatorState, default ":memory:"
+        ``":memory:"``, an SQLite file path (its data is kept across restarts) or an open
+        :class:`EmulatorState` (left open afterwards).
+    seed : {None, "demo"}, optional
+        ``"demo"`` writes the demo data set (see :func:`seed_state`) unless already there.
+    random_seed : int, default 0
+        The seed of the demo data.
+    port : int, default 0
+        The port to bind on ``host``; 0 picks a free one.
+    host : str, default "127.0.0.1"
+        The address to bind.
+    **option_fields
+        :class:`EmulatorOptions` fields: ``require_auth=True``, ``fault_rate=0.1``, ...
+
+    Yields
+    ------
+    EmulatorServer
+        ``url``, ``token_url``, ``client_id``, ``client_secret``, ``site_codes``, the live
+        ``options``, the ``state`` and ``env()``.
+
+    Raises
+    ------
+    TypeError
+        For a keyword that is no :class:`EmulatorOptions` field.
+    ValueError
+        For an unknown ``seed``.
+    OSError
+        When ``host:port`` cannot be bound.
+    RuntimeError
+        When the server fails to start (or does not within 20 s).
+
+    Examples
+    --------
+    >>> import httpx
+    >>> from kameleoon_pandas.emulator import serve
+    >>> with serve(seed="demo", require_auth=True) as srv:
+    ...     httpx.get(srv.url + "/map/map", params={"siteCode": "demosite01", "key": "k"})
+    <Response [401 Unauthorized]>
     """
     state, options, site_codes, owned = prepare(db, seed, random_seed, option_fields)
     sock: socket.socket | None = None
@@ -195,16 +287,21 @@ def _run_in_thread(
 
 
 def run_foreground(
-    db: str | Path = ":memory:",
+    db: str | Path = DEFAULT_DB,
     seed: str | None = None,
     random_seed: int = 0,
-    port: int = 8787,
-    host: str = "127.0.0.1",
-    on_ready: Any = None,
+    port: int = DEFAULT_PORT,
+    host: str = DEFAULT_HOST,
+    on_ready: Callable[[EmulatorServer], object] | None = None,
     access_log: bool = False,
     **option_fields: Any,
 ) -> None:
-    """Serve until interrupted (Ctrl-C / SIGTERM); ``on_ready(server)`` runs once bound."""
+    """Serve in this thread until interrupted (Ctrl-C / SIGTERM), then close the state.
+
+    Takes the parameters of :func:`serve` (``port`` defaults to 8787); ``on_ready(server)`` runs
+    with an :class:`EmulatorServer` once the socket is bound, and ``access_log=True`` logs every
+    request. Raises ``OSError`` when ``host:port`` cannot be bound.
+    """
     state, options, site_codes, _owned = prepare(db, seed, random_seed, option_fields)
     try:
         sock = bind_socket(host, port)

@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WIT
 
 VisitRow = tuple[str, str, str, int, int, str, str]  # site, visitor, nonce, time, seq, kind, data
 ProductRow = tuple[str, str, str, int, int, int, int]  # site, ean, nonce, time, views, atc, bought
+EventRow = tuple[str, int, int, str, str]  # visitor, time, seq, kind, data (as read back)
 
 
 def now_ms() -> int:
@@ -64,9 +65,32 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
 class EmulatorState:
     """Everything the emulator stores: visit events, mappings, products, maps, rejected lines.
 
-    ``EmulatorState(":memory:")`` for tests, ``EmulatorState("path/to/file.sqlite")`` to keep the
-    data across restarts. Tokens live in memory only (a restart invalidates them, and clients
-    refresh on 401).
+    Tokens live in memory only (a restart invalidates them, and clients refresh on 401). Safe to
+    use from several threads (a test thread beside the server's loop). The rules over this data
+    (visits, feeds, map merges) are in :class:`~.model.EmulatorModel`.
+
+    Parameters
+    ----------
+    db : str or Path, default ":memory:"
+        ``":memory:"`` (lives as long as the object, for tests) or an SQLite file path (WAL
+        mode; the data is kept across restarts).
+
+    Attributes
+    ----------
+    db : str
+        The database, as given.
+    clock : callable
+        Seconds since the epoch, for token lifetimes; a test may swap in a frozen clock.
+
+    Examples
+    --------
+    >>> from kameleoon_pandas.emulator import EmulatorState, seed_state
+    >>> state = EmulatorState(":memory:")
+    >>> seed_state(state, "demo")
+    ['demosite01', 'demosite02']
+    >>> len(state.identifiers("demosite01")["eans"])
+    200
+    >>> state.close()
     """
 
     def __init__(self, db: str | Path = ":memory:") -> None:
@@ -88,6 +112,7 @@ class EmulatorState:
         return f"EmulatorState({self.db!r})"
 
     def close(self) -> None:
+        """Close the database; calling it again does nothing."""
         with self._lock:
             if not self._closed:
                 self._closed = True
@@ -128,8 +153,25 @@ class EmulatorState:
     ) -> dict[str, list[str]]:
         """What is stored for a site, for demos and tests (the Data API has no listing call).
 
-        ``{"eans": every EAN, "visitor_codes": at most ``visitors`` (most recently active
-        first), "map_keys" and "mapping_values": at most ``keys`` each (sorted)}``.
+        Parameters
+        ----------
+        site_code : str
+            The site.
+        visitors : int, default 2000
+            At most this many visitor codes, the most recently active first.
+        keys : int, default 100
+            At most this many map keys and mapping values each (sorted).
+
+        Returns
+        -------
+        dict of str to list of str
+            ``"eans"`` (every EAN with stored attributes, sorted), ``"visitor_codes"``,
+            ``"map_keys"`` and ``"mapping_values"``.
+
+        Examples
+        --------
+        >>> ids = srv.state.identifiers("demosite01", visitors=10)  # doctest: +SKIP
+        >>> read_visitor_feeds(ids["visitor_codes"])  # doctest: +SKIP
         """
         queries = {
             "eans": ("SELECT ean FROM product_data WHERE site_code = ? ORDER BY ean", ()),
@@ -152,25 +194,40 @@ class EmulatorState:
             }
 
     def get_meta(self, name: str) -> str | None:
+        """A stored note (``"seed:demo"``: the seed of the demo data set), or None."""
         with self._lock:
             row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
             return row[0] if row else None
 
     def set_meta(self, name: str, value: str) -> None:
+        """Store a note under ``name`` (kept in the database)."""
         with self._lock:
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
 
     # -- tokens ----------------------------------------------------------------------------------
 
     def issue_token(self, ttl: float, value: str | None = None) -> str:
-        """Create a bearer token valid for ``ttl`` seconds (``value`` to register a known one)."""
+        """Create a bearer token valid for ``ttl`` seconds from now (by :attr:`clock`).
+
+        Parameters
+        ----------
+        ttl : float
+            Lifetime in seconds.
+        value : str, optional
+            Register this token instead of a random one (a test's known token).
+
+        Returns
+        -------
+        str
+            The token, for an ``Authorization: Bearer <token>`` header.
+        """
         token = value or secrets.token_urlsafe(24)
         with self._lock:
             self._tokens[token] = self.clock() + ttl
         return token
 
     def token_status(self, token: str) -> str:
-        """``"valid"``, ``"expired"`` or ``"unknown"``."""
+        """Whether a bearer token is ``"valid"``, ``"expired"`` or ``"unknown"`` (to this state)."""
         with self._lock:
             expiry = self._tokens.get(token)
         if expiry is None:
@@ -198,10 +255,13 @@ class EmulatorState:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def visitor_events(self, site_code: str, visitor_codes: Sequence[str]) -> list[tuple]:
-        """``(visitor_code, time, seq, kind, data_json)`` of those visitors, oldest first."""
+    def visitor_events(self, site_code: str, visitor_codes: Sequence[str]) -> list[EventRow]:
+        """``(visitor_code, time, seq, kind, data)`` of those visitors, oldest first.
+
+        ``data`` is the event as stored: a line as received, or a JSON object's text.
+        """
         with self._lock:
-            out: list[tuple] = []
+            out: list[EventRow] = []
             for code in visitor_codes:
                 out.extend(
                     self._conn.execute(
@@ -362,7 +422,25 @@ class EmulatorState:
             )
 
     def rejected_lines(self, site_code: str | None = None) -> list[dict[str, Any]]:
-        """Refused event lines, oldest first: site_code, path, line, reason, field, text, time."""
+        """The event lines refused (dropped, or answered 400 in strict mode), oldest first.
+
+        Parameters
+        ----------
+        site_code : str, optional
+            Only this site's; all sites' without.
+
+        Returns
+        -------
+        list of dict
+            One per line: ``site_code``, ``path`` (``/visit/events`` or ``/product/events``),
+            ``line`` (1-based line or array position), ``reason``, ``field`` (or None), ``text``
+            (the line, at most 500 characters) and ``time`` (ms since the epoch).
+
+        Examples
+        --------
+        >>> srv.state.rejected_lines("demosite01")[0]["field"]  # doctest: +SKIP
+        'goalId'
+        """
         sql = "SELECT site_code, path, line, reason, field, text, time FROM rejected"
         params: tuple = ()
         if site_code is not None:
@@ -374,6 +452,7 @@ class EmulatorState:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def clear_rejected(self) -> None:
+        """Forget every refused line recorded so far."""
         with self._lock:
             self._conn.execute("DELETE FROM rejected")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
@@ -122,7 +122,7 @@ def _unquote_line(line: str) -> str:
 
 def _split_params(line: str) -> dict[str, str]:
     try:
-        return dict([part.split("=", 1) for part in line.split("&")])  # type: ignore[misc]
+        return dict([part.split("=", 1) for part in line.split("&")])
     except ValueError:  # a part without "=": a name with an empty value
         return {name: value for name, _, value in (p.partition("=") for p in line.split("&"))}
 
@@ -490,6 +490,79 @@ def parse_product_event(params: dict[str, Any], query_ean: str | None) -> Produc
         except (ValueError, TypeError) as exc:
             raise LineError(f"invalid value: {exc}", name) from None
     return ProductEvent(ean, nonce, kind, 1, attributes)
+
+
+# -- whole bodies --------------------------------------------------------------------------------
+
+
+def line_text(raw: RawEvent) -> str:
+    """The text a rejection keeps: the line as received, or the JSON event (cut at 500)."""
+    return raw.text or json.dumps(raw.params, separators=(",", ":"), default=str)[:500]
+
+
+def iter_visit_events(
+    raws: Iterable[RawEvent], query_visitor: str | None, rejections: list[Rejection]
+) -> Iterator[tuple[VisitEvent, str]]:
+    """Validate decoded visit events lazily: ``(event, source line)``; refused lines are appended
+    to ``rejections``.
+
+    Lazy on purpose: consumed as it is validated, a 2.5 MiB body never holds tens of thousands of
+    event objects at once, which would make the garbage collector cost a fifth of the ingestion.
+    """
+    parse = parse_visit_event
+    for raw in raws:
+        try:
+            event = parse(raw.params, query_visitor)
+        except LineError as exc:
+            rejections.append(Rejection(raw.line, exc.reason, exc.field, line_text(raw)))
+            continue
+        yield event, raw.text
+
+
+def iter_product_events(
+    raws: Iterable[RawEvent], query_ean: str | None, rejections: list[Rejection]
+) -> Iterator[ProductEvent]:
+    """Validate decoded product events lazily; refused lines are appended to ``rejections``."""
+    for raw in raws:
+        try:
+            event = parse_product_event(raw.params, query_ean)
+        except LineError as exc:
+            rejections.append(Rejection(raw.line, exc.reason, exc.field, line_text(raw)))
+            continue
+        yield event
+
+
+def parse_forget_body(body: bytes) -> list[str]:
+    """The visitor codes of a ``/visit/forget`` body, one per line (empty lines skipped)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyError("the body is not valid UTF-8") from None
+    codes: list[str] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        code = line.strip()
+        if not code:
+            continue
+        if len(code) > MAX_IDENTIFIER:
+            raise BodyError(f"line {number}: visitor code longer than {MAX_IDENTIFIER} characters")
+        codes.append(code)
+    return codes
+
+
+def parse_map_updates(body: bytes) -> dict[str, dict[str, Any]]:
+    """The ``{"<key>": {"<field>": <any JSON>}}`` body of ``POST /map/maps``."""
+    try:
+        data = loads(body) if body.strip() else None
+    except ValueError as exc:  # malformed JSON, NaN or Infinity, bad UTF-8
+        raise BodyError(f"the JSON body is malformed: {exc}") from None
+    if not isinstance(data, dict):
+        raise BodyError('the body must be a JSON object {"<key>": {...}}')
+    for key, fields in data.items():
+        if not key or len(key) > MAX_IDENTIFIER:
+            raise BodyError(f"key {key[:40]!r}: 1 to {MAX_IDENTIFIER} characters")
+        if not isinstance(fields, dict):
+            raise BodyError(f"key {key!r}: the value must be a JSON object")
+    return data
 
 
 # -- query parameters ----------------------------------------------------------------------------

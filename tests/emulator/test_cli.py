@@ -129,3 +129,33 @@ def test_demo_calls_run_demo_and_prints_the_report_path(
     assert cli.main(["demo", "--out", str(tmp_path), "--seed-number", "7"]) == 0
     assert calls == [(tmp_path, 7, True)]
     assert capsys.readouterr().out.strip() == str(tmp_path / "report.html")
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from kameleoon_pandas._version import __version__
+
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"kameleoon-pandas {__version__}\n"
+
+
+def test_serve_and_the_emulator_module_share_one_parser(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kameleoon_pandas.emulator import EmulatorOptions, args
+
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapped help lines
+    own = vars(args.build_parser().parse_args([]))
+    served = vars(cli.build_parser().parse_args(["serve"]))
+    assert served.pop("command") == "serve"
+    assert own == served
+    assert EmulatorOptions.field_names() <= set(own)
+    assert own["port"] == 8787 and own["db"] == ":memory:" and own["seed"] is None
+    for main in (args.main, lambda argv: cli.main(["serve", *argv])):
+        with pytest.raises(SystemExit) as info:
+            main(["--help"])
+        assert info.value.code == 0
+        text = capsys.readouterr().out
+        assert "--token-ttl" in text and "(default: 3600.0)" in text
+        assert "(default: demo-client)" in text and "(default: None)" not in text

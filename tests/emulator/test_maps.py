@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from kameleoon_pandas.emulator import routes
+from kameleoon_pandas.emulator import model
 
 from .helpers import error_of
 
@@ -49,7 +49,7 @@ def test_maps_expire_ttl_hours_after_the_last_write(
     http: httpx.Client, site: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = {"now": 1_700_000_000_000}
-    monkeypatch.setattr(routes, "now_ms", lambda: clock["now"])
+    monkeypatch.setattr(model, "now_ms", lambda: clock["now"])
     post_maps(http, site, {"short": {"a": 1}}, ttlHours="1")
     post_maps(http, site, {"default": {"a": 1}})
     clock["now"] += 3_600_000 - 1

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from kameleoon_pandas.emulator import routes
+from kameleoon_pandas.emulator import model
 
 from .helpers import error_of, line, nonce
 
@@ -71,7 +71,7 @@ def test_counter_window_includes_begin_and_excludes_end(
     http: httpx.Client, site: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = {"now": 1_700_000_000_000}
-    monkeypatch.setattr(routes, "now_ms", lambda: clock["now"])
+    monkeypatch.setattr(model, "now_ms", lambda: clock["now"])
     post_products(http, site, line(eventType="productPage", ean="W"))
     clock["now"] += 1_000
     post_products(http, site, line(eventType="productBuy", ean="W"))

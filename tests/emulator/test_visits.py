@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from kameleoon_pandas.emulator import EmulatorServer, routes
+from kameleoon_pandas.emulator import EmulatorServer, model
 
 from .helpers import error_of, feed, line, nonce, post_events
 
@@ -122,7 +122,7 @@ def test_visits_split_after_thirty_minutes(
     http: httpx.Client, site: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = {"now": 1_700_000_000_000}
-    monkeypatch.setattr(routes, "now_ms", lambda: clock["now"])
+    monkeypatch.setattr(model, "now_ms", lambda: clock["now"])
     post_events(http, site, line(eventType="page", href="first", visitorCode="s1"))
     clock["now"] += 29 * 60_000  # still the same visit
     post_events(http, site, line(eventType="page", href="second", visitorCode="s1"))
