@@ -11,6 +11,7 @@ argument           environment variable        default
 ``token_url``      ``KAMELEOON_TOKEN_URL``     ``https://api.kameleoon.com/oauth/token``;
                                                ``<base_url>/oauth/token`` for a loopback
                                                ``base_url``
+``cache``          ``KAMELEOON_CACHE``         off; ``1`` / ``true`` or a path turn it on
 =================  ==========================  ==========================================
 
 Plain ``http://`` is refused for both URLs unless the host is a loopback address, so that
@@ -57,6 +58,9 @@ class Settings:
     timeout: float
     retry_budget: float
     max_retries: int = 4
+    #: The on-disk cache of GET answers (a SQLite file), or None when caching is off.
+    cache_path: str | None = None
+    cache_ttl: float = 3600.0
 
     @property
     def has_credentials(self) -> bool:
@@ -146,6 +150,8 @@ def resolve_settings(
     timeout: float = 30.0,
     retry_budget: float = 60.0,
     max_retries: int = 4,
+    cache: bool | str | os.PathLike[str] | None = None,
+    cache_ttl: float = 3600.0,
 ) -> Settings:
     """Resolve every setting once (argument > environment > default) and check it."""
     codes = _site_codes(site_codes)
@@ -189,6 +195,8 @@ def resolve_settings(
         raise ConfigurationError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigurationError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if not (_is_number(cache_ttl) and cache_ttl > 0):
+        raise ConfigurationError(f"cache_ttl must be > 0 seconds, got {cache_ttl!r}")
 
     return Settings(
         site_code=code,
@@ -202,4 +210,39 @@ def resolve_settings(
         timeout=float(timeout),
         retry_budget=float(retry_budget),
         max_retries=max_retries,
+        cache_path=_cache_path(cache),
+        cache_ttl=float(cache_ttl),
     )
+
+
+#: Values of ``KAMELEOON_CACHE`` that turn the cache on at its default place, or leave it off.
+_ON = {"1", "true", "yes", "on"}
+_OFF = {"", "0", "false", "no", "off"}
+
+
+def default_cache_path() -> str:
+    """``$XDG_CACHE_HOME/kameleoon-pandas/http-cache.sqlite`` (``~/.cache`` by default)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "kameleoon-pandas", "http-cache.sqlite")
+
+
+def _cache_path(cache: bool | str | os.PathLike[str] | None) -> str | None:
+    """``cache=`` (else ``KAMELEOON_CACHE``): True or a truthy word -> the default file, a path
+    -> that file, False / None / a falsy word -> no cache."""
+    if cache is None:
+        cache = os.environ.get(ENV_PREFIX + "CACHE")
+        if cache is None:
+            return None
+    if isinstance(cache, bool):
+        return default_cache_path() if cache else None
+    if isinstance(cache, str) and cache.strip().lower() in _ON | _OFF:
+        return default_cache_path() if cache.strip().lower() in _ON else None
+    try:
+        path = os.fspath(cache)
+    except TypeError:
+        raise ConfigurationError(
+            f"cache / KAMELEOON_CACHE must be True, False or a file path, got {cache!r}"
+        ) from None
+    if os.path.isdir(path):
+        raise ConfigurationError(f"cache / KAMELEOON_CACHE names a folder, not a file: {path!r}")
+    return os.path.abspath(os.path.expanduser(path))

@@ -70,6 +70,12 @@ max_retries : int, default 4
     Retries of one call at most (transport errors, 408, 429, 5xx), within ``retry_budget``.
     A refused connection or an unknown host gets at most 2 quick retries, a certificate
     failure none.
+cache : bool or path, optional
+    Keep successful GET answers on disk (``KAMELEOON_CACHE``: ``1`` or a file path; off by
+    default): ``True`` uses ``~/.cache/kameleoon-pandas/http-cache.sqlite``. Entries are
+    per client and credentials; errors and writes are never cached. See ``cache_clear()``.
+cache_ttl : float, default 3600.0
+    Seconds a cached answer is served before it is fetched again.
 transport : httpx.AsyncBaseTransport, optional
     Replaces the network (tests pass ``httpx.ASGITransport`` or ``httpx.MockTransport``);
     by default the ``httpx-aiohttp`` transport.""",

@@ -20,6 +20,7 @@ import functools
 import json as jsonlib
 import logging
 import math
+import os
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -39,6 +40,7 @@ from tenacity.stop import stop_base
 
 from . import _retry
 from ._auth import ClientCredentialsAuth, TokenProvider
+from ._cache import CachingTransport, credential_scope
 from ._config import Settings, resolve_settings
 from ._contract import (
     KIND_FLAGS,
@@ -294,6 +296,8 @@ class AsyncClient:
         timeout: float = 30.0,
         retry_budget: float = 60.0,
         max_retries: int = 4,
+        cache: bool | str | os.PathLike[str] | None = None,
+        cache_ttl: float = 3600.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings: Settings = resolve_settings(
@@ -308,6 +312,8 @@ class AsyncClient:
             timeout=timeout,
             retry_budget=retry_budget,
             max_retries=max_retries,
+            cache=cache,
+            cache_ttl=cache_ttl,
         )
         s = self.settings
         if transport is None:
@@ -317,6 +323,13 @@ class AsyncClient:
                 max_connections=s.max_concurrency + 4, max_keepalive_connections=s.max_concurrency
             )
             transport = AiohttpTransport(limits=limits)
+        self._cache: CachingTransport | None = None
+        if s.cache_path is not None:
+            scope = credential_scope(s.base_url, s.client_id, s.client_secret)
+            self._cache = CachingTransport(
+                transport, path=s.cache_path, ttl=s.cache_ttl, scope=scope
+            )
+            transport = self._cache
 
         self._http = httpx.AsyncClient(
             base_url=s.base_url,
@@ -364,6 +377,16 @@ class AsyncClient:
             f"{type(self).__name__}(site_code={s.site_code!r}, base_url={s.base_url!r}, "
             f"client_id={s.client_id!r})"
         )
+
+    @property
+    def cache(self) -> CachingTransport | None:
+        """The cache of GET answers (``path``, ``ttl``, ``hits``, ``misses``), or None."""
+        return self._cache
+
+    async def cache_clear(self) -> None:
+        """Drop every answer stored in the cache (nothing happens without a cache)."""
+        if self._cache is not None:
+            await self._cache.clear()
 
     async def close(self) -> None:
         """Close the connections; idempotent."""
@@ -956,6 +979,8 @@ class Client:
         timeout: float = 30.0,
         retry_budget: float = 60.0,
         max_retries: int = 4,
+        cache: bool | str | os.PathLike[str] | None = None,
+        cache_ttl: float = 3600.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         # Settings are resolved (and refused) before any thread starts.
@@ -971,6 +996,8 @@ class Client:
             timeout=timeout,
             retry_budget=retry_budget,
             max_retries=max_retries,
+            cache=cache,
+            cache_ttl=cache_ttl,
             transport=transport,
         )
         self._runner = LoopThread()
@@ -1047,7 +1074,13 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def cache(self) -> CachingTransport | None:
+        """The cache of GET answers (``path``, ``ttl``, ``hits``, ``misses``), or None."""
+        return self._async.cache
+
     request = _sync("request")
+    cache_clear = _sync("cache_clear")
     get_visitor = _sync("get_visitor")
     post_visit_events = _sync("post_visit_events")
     post_forget = _sync("post_forget")

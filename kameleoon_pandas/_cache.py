@@ -1,0 +1,81 @@
+"""The opt-in cache of Data API answers: hishel over the transport, on a SQLite file.
+
+Only successful ``GET`` answers are stored (hishel's non-RFC mode: 4xx/5xx and every ``POST``
+pass straight through), for an explicit TTL, whatever caching headers the server sends, and
+whether or not a bearer token rides along. Entries are keyed by the URL *and* a fingerprint of
+the client's base URL and credentials, so that two clients with different credentials never
+share an answer, even when they share the file. hishel is imported only when a cache is asked
+for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from typing import TYPE_CHECKING
+
+import httpx
+
+if TYPE_CHECKING:
+    from hishel import AsyncSqliteStorage
+    from hishel.httpx import AsyncCacheTransport
+
+__all__ = ["CachingTransport", "credential_scope"]
+
+
+def credential_scope(base_url: str, client_id: str | None, client_secret: str | None) -> str:
+    """A one-way fingerprint of who asks: never the credentials themselves."""
+    identity = "\x1f".join((base_url, client_id or "", client_secret or ""))
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+class CachingTransport(httpx.AsyncBaseTransport):
+    """``next_transport`` behind a hishel cache on ``path``; GET entries live ``ttl`` seconds."""
+
+    def __init__(
+        self, next_transport: httpx.AsyncBaseTransport, *, path: str, ttl: float, scope: str
+    ) -> None:
+        self.path = path
+        self.ttl = ttl
+        self._scope = scope
+        self._next = next_transport
+        self._inner = self._new_cache()
+        #: GET answers served from the cache / fetched and stored (for tests and reports).
+        self.hits = 0
+        self.misses = 0
+
+    def _new_cache(self) -> AsyncCacheTransport:
+        from hishel import AsyncSqliteStorage
+        from hishel.httpx import AsyncCacheTransport
+
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        storage: AsyncSqliteStorage = AsyncSqliteStorage(
+            database_path=self.path, default_ttl=self.ttl
+        )
+        return AsyncCacheTransport(self._next, storage=storage)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            return await self._next.handle_async_request(request)
+        identity = f"{self._scope} GET {request.url}"
+        key = hashlib.sha256(identity.encode()).hexdigest()
+        request.extensions = {**request.extensions, "caching": {"key": key}}
+        response = await self._inner.handle_async_request(request)
+        status = response.extensions.get("caching") or {}  # hishel's CacheStatus (a TypedDict)
+        if status.get("from_cache"):
+            self.hits += 1
+        else:
+            self.misses += 1
+        return response
+
+    async def clear(self) -> None:
+        """Drop every stored answer: the file (and SQLite's side files) goes, a new one follows."""
+        await self._inner.config["storage"].close()
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path + suffix)
+        self._inner = self._new_cache()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()  # closes the storage and the next transport
