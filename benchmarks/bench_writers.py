@@ -8,7 +8,7 @@
    things and builds the same line format. The headline ratio is against that loop with a
    per-row ``hashlib.blake2b`` nonce over the row's label and values: the natural way to write
    the job one row at a time, a hash in C, so it is the honest baseline. (The library's own
-   nonce, ``frames/encode.py``, is built for arrays: numbers hashed by their float64 bits,
+   nonce, ``frames/encode/nonces.py``, is built for arrays: numbers hashed by their float64 bits,
    texts by 64-bit words folded with uint64 arithmetic. A loop can only redo that with Python
    integers, which is slower than blake2b, so a ratio against that loop flatters the encoder.)
    The loop is also timed reproducing the library's nonce, and its lines are checked identical

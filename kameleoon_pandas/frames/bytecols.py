@@ -76,7 +76,7 @@ def percent_encode(buf: np.ndarray, lens: np.ndarray) -> tuple[np.ndarray, np.nd
     unsafe = ~SAFE[buf]
     index = np.int32 if 3 * buf.size < 2**31 else np.int64  # half the memory traffic
     step = np.where(unsafe, index(3), index(1))  # an unsafe byte becomes %XX
-    dst = np.cumsum(step, dtype=index)
+    dst: np.ndarray = np.cumsum(step, dtype=index)
     out = np.empty(int(dst[-1]), dtype=np.uint8)
     dst -= step  # where each input byte starts in the output
     out[dst] = buf
@@ -111,7 +111,8 @@ def pack(buf: np.ndarray, lens: np.ndarray, width: int | None = None) -> np.ndar
     if buf.size:
         # byte p of value i goes to i * width + (p - start_i)
         index = np.int32 if max(m * width, buf.size) < 2**31 else np.int64
-        shift = np.arange(m, dtype=index) * index(width) - (np.cumsum(lens) - lens).astype(index)
+        rows: np.ndarray = np.arange(m, dtype=index)
+        shift = rows * index(width) - (np.cumsum(lens) - lens).astype(index)
         shift = np.repeat(shift, lens)
         shift += np.arange(buf.size, dtype=index)
         out.ravel()[shift] = buf
@@ -247,18 +248,20 @@ def decimal_text(
     longest = signed + digits + (1 + max(decimals, 1) if point else 0)
     if longest > 8:
         return _long_decimal_text(negative, whole, frac, decimals, point, digits, signed)
-    word = np.where(negative, np.uint64(ord("-")), np.uint64(0)) if signed else None
-    shift = negative.astype(np.uint64) * np.uint64(8) if signed else None
     groups = -(-digits // 3)
+    # ``word`` holds the text so far, ``shift`` its length in bits
+    if signed:
+        word = np.where(negative, np.uint64(ord("-")), np.uint64(0))
+        shift = negative.astype(np.uint64) * np.uint64(8)
+    elif groups == 1:
+        word, shift = _LEAD_WORDS[whole], _LEAD_WORD_SHIFTS[whole]
+    else:
+        word, shift = np.zeros(m, dtype=np.uint64), np.zeros(m, dtype=np.uint64)
     if groups == 1:  # below 1000: one lookup, the usual case
         if signed:
             word |= _LEAD_WORDS[whole] << shift
             shift += _LEAD_WORD_SHIFTS[whole]
-        else:
-            word, shift = _LEAD_WORDS[whole], _LEAD_WORD_SHIFTS[whole]
         groups = 0
-    elif not signed:
-        word, shift = np.zeros(m, dtype=np.uint64), np.zeros(m, dtype=np.uint64)
     for i in range(groups):  # most significant first
         below = 1000 ** (groups - 1 - i)
         q = (whole // below) % 1000

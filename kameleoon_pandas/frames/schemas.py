@@ -10,22 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Final, Literal
 
 import pandas as pd
 
 from .._contract import FEED_KINDS as _FEED_KINDS
 
-TIME = "datetime64[ms, UTC]"
-STR = "string"
-INT = "Int64"
-FLOAT = "float64"
-BOOL = "boolean"
-OBJ = "object"
+TIME: Final = "datetime64[ms, UTC]"
+STR: Final = "string"
+INT: Final = "Int64"
+FLOAT: Final = "float64"
+BOOL: Final = "boolean"
+OBJ: Final = "object"
 
-Schema = Mapping[str, str]
+#: The dtypes a schema declares (literal strings, so that pandas-stubs knows what each gives).
+Dtype = Literal["datetime64[ms, UTC]", "string", "Int64", "float64", "boolean", "object"]
+
+Schema = Mapping[str, Dtype]
 
 
-def _schema(**columns: str) -> Schema:
+def _schema(**columns: Dtype) -> Schema:
     return MappingProxyType(dict(columns))
 
 

@@ -562,7 +562,8 @@ def test_long_texts_split_the_slice_and_report_each_problem_once(monkeypatch):
     )
     df.loc[123, "visitor_code"] = "x" * 101
     expected = lines_of(plan_visit_events(df, "page", site_code="s"))
-    monkeypatch.setattr(encode, "_MAX_CELLS", 4_000)  # about 15 rows of these at a time
+    # about 15 rows of these at a time (the budget lives where the line matrices are built)
+    monkeypatch.setattr(encode.lines, "_MAX_CELLS", 4_000)
     plan = plan_visit_events(df, "page", site_code="s")
     assert lines_of(plan) == expected and len(expected) == 299
     assert plan.invalid.to_dict("records") == [

@@ -1,0 +1,187 @@
+"""Slots and line assembly: each field's bytes for a slice, laid side by side into lines.
+
+A :class:`_Slot` is one wire parameter over a slice's rows: byte columns (:mod:`..bytecols`) or
+constant bytes, each row's length and each row's value hash. :func:`_line_matrix` lays a line's
+parts into one ``(m, width)`` byte matrix, a record per line; a body is a run of its rows with
+the NUL padding deleted. Also here: the cell budget that splits a slice of very long texts, and
+the text of one number, boolean or JSON value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+
+from .. import bytecols
+from .nonces import _ABSENT
+
+#: Cells (rows x bytes) of one slice's line matrix, beyond which the slice is split: bounds the
+#: encoder's memory when a column holds very long texts.
+_MAX_CELLS = 16 * 2**20
+
+
+class _TooWide(Exception):
+    """A slice's byte columns would pass :data:`_MAX_CELLS`: encode it in halves."""
+
+
+def _check_cells(m: int, width: int) -> None:
+    if m > 1 and m * width > _MAX_CELLS:
+        raise _TooWide
+
+
+def _rows_that_fit(width: int, most: int) -> int:
+    """Rows of lines ``width`` bytes wide that fit :data:`_MAX_CELLS` (at least 1, at most
+    ``most``)."""
+    return max(1, min(most, _MAX_CELLS // max(1, width)))
+
+
+@dataclass
+class _Slot:
+    """One wire parameter for m rows, as it goes on the line.
+
+    ``parts`` are byte columns (``(m, w)`` uint8, NUL-padded, see :mod:`..bytecols`) or bytes the
+    same on every row, in line order: ``b"&goalId="`` and the values, or both in one column.
+    ``lens`` are the bytes each row adds; ``hashes`` the hash of each row's encoded value
+    (``_ABSENT`` when the parameter is left out), which the nonce folds in.
+    """
+
+    parts: list[bytes | np.ndarray]
+    lens: np.ndarray
+    hashes: np.ndarray
+
+
+def _absent_slot(m: int) -> _Slot:
+    return _Slot([], np.zeros(m, np.int64), np.full(m, _ABSENT, dtype=np.uint64))
+
+
+def _text_slot(
+    values: np.ndarray | list[str],
+    present: np.ndarray,
+    wire: str,
+    escape: bool = True,
+    char_lens: np.ndarray | None = None,
+    joined: str | None = None,
+) -> _Slot:
+    """The slot of (mostly distinct) strings: one pass over all their bytes, no row loop.
+
+    ``char_lens`` (each value's ``len``) and ``joined`` (all of them end to end), when the
+    caller has them, save a pass.
+    """
+    name = f"&{wire}=".encode()
+    m = len(values)
+    every = bool(present.all())
+    idx = None if every else np.flatnonzero(present)
+    if not every:
+        values = np.asarray(values, dtype=object)[idx]
+        char_lens = None if char_lens is None else char_lens[idx]
+        joined = None
+    texts: list[str] = values if isinstance(values, list) else values.tolist()
+    buf, lens = bytecols.utf8_buffer(texts, char_lens, joined)
+    if escape:
+        buf, lens = bytecols.percent_encode(buf, lens)
+    longest = int(lens.max()) if len(lens) else 0
+    _check_cells(m, len(name) + longest)
+    mat = bytecols.pack(buf, lens)
+    hashes = bytecols.hash_matrix(mat, lens)
+    mat = mat[:, :longest]
+    if every:
+        return _Slot([name, mat], lens + len(name), hashes)
+    full = np.zeros((m, len(name) + longest), dtype=np.uint8)
+    full[idx, : len(name)] = np.frombuffer(name, dtype=np.uint8)
+    full[idx, len(name) :] = mat
+    out_lens = np.zeros(m, dtype=np.int64)
+    out_lens[idx] = lens + len(name)
+    out_hashes = np.full(m, _ABSENT, dtype=np.uint64)
+    out_hashes[idx] = hashes
+    return _Slot([full], out_lens, out_hashes)
+
+
+def _width(part: bytes | np.ndarray) -> int:
+    """Bytes per row of a part: a constant, an ``(m, w)`` byte column or an ``(m,)`` void array."""
+    if isinstance(part, bytes):
+        return len(part)
+    return part.dtype.itemsize if part.ndim == 1 else part.shape[1]
+
+
+def _expand(part: bytes | np.ndarray, rows: np.ndarray, m: int) -> np.ndarray:
+    """A part of ``len(rows)`` rows as a byte column of m rows (NUL elsewhere)."""
+    if isinstance(part, bytes):
+        part = np.frombuffer(part, dtype=np.uint8)
+    elif part.ndim == 1:
+        part = np.ascontiguousarray(part).view(np.uint8).reshape(len(part), -1)
+    out = np.zeros((m, part.shape[-1]), dtype=np.uint8)
+    out[rows] = part
+    return out
+
+
+@dataclass
+class _Scratch:
+    """The last slice's line matrix, kept for the next: same layout, same constants, so only
+    the columns that change are written (and no fresh pages are touched)."""
+
+    key: tuple = ()
+    rows: np.ndarray | None = None
+
+
+def _line_matrix(
+    parts: list[bytes | np.ndarray], m: int, scratch: _Scratch | None = None
+) -> np.ndarray:
+    """The ``(m, width)`` byte matrix of lines from their parts in order (NUL = nothing).
+
+    With ``scratch`` the matrix is the scratch's memory, valid until the next call.
+    """
+    merged: list[bytes | np.ndarray] = []
+    for part in parts:
+        if isinstance(part, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += part
+        elif _width(part):  # skip what is empty
+            merged.append(part)
+    widths = [_width(p) for p in merged]
+    _check_cells(m, sum(widths))
+    # one record of void fields per line: a part is copied as a whole per row, not byte by byte
+    layout = np.dtype(
+        {
+            "names": [f"p{i}" for i in range(len(merged))],
+            "formats": [f"V{w}" for w in widths],
+            "offsets": np.cumsum([0, *widths[:-1]]).tolist(),
+            "itemsize": sum(widths),
+        }
+    )
+    key = (layout, *(p if isinstance(p, bytes) else None for p in merged))
+    kept = scratch.rows if scratch is not None and scratch.key == key else None
+    if kept is not None and len(kept) >= m:
+        out, fresh = kept[:m], False
+    else:
+        out, fresh = np.empty(m, dtype=layout), True
+        if scratch is not None:
+            scratch.key, scratch.rows = key, out
+    for i, (part, width) in enumerate(zip(merged, widths, strict=True)):
+        if isinstance(part, bytes):
+            if fresh:
+                out[f"p{i}"] = np.void(part)
+        elif part.ndim == 1:
+            out[f"p{i}"] = part
+        else:
+            out[f"p{i}"] = np.ascontiguousarray(part).view(f"V{width}")[:, 0]
+    return out.view(np.uint8).reshape(m, sum(widths))
+
+
+def _float_text(value: float) -> str:
+    # "1e+16": a bare "+" would reach the server as a space
+    return repr(float(value)).replace("+", "%2B")
+
+
+def _int_text(value: float) -> str:
+    return str(int(value))
+
+
+def _bool_text(value: float) -> str:
+    return "true" if value else "false"
+
+
+def _json_text(value: Any) -> str:
+    return quote(json.dumps(value, separators=(",", ":"), ensure_ascii=False), safe="")
