@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.offsets import BaseOffset
 
 from ._docs import shared_doc
 from ._exceptions import KameleoonWarning, ValidationError
@@ -81,24 +82,26 @@ def time_windows(
     end: TimeLike | None = None,
     freq: str | pd.DateOffset | dt.timedelta | None = None,
     *,
+    align: bool = True,
     now: pd.Timestamp | None = None,
 ) -> list[tuple[int, int]]:
     """``[start, end)`` as ``(start_ms, end_ms)`` windows, split by ``freq``.
 
-    A fixed step (``"1h"``, ``"1D"``) cuts every step from ``start``; an anchored one
-    (``"MS"``, ``"W"``) on its anchor days. Defaults: ``end`` now, ``start`` 24 hours before
-    ``end``. Naive times are UTC. The last window ends at ``end`` even when shorter than ``freq``.
+    Aligned (the default), windows are cut on the frequency's own grid in UTC: a fixed step on
+    its multiples since the epoch (``"1h"`` on whole hours, ``"15min"`` on quarter hours,
+    ``"1D"`` at midnight), weeks (``"W"``) on Mondays at midnight, other anchored frequencies
+    (``"MS"``) on their anchor days at midnight. A ``start`` or ``end`` given by the caller stays
+    as given (the first and last windows may be shorter); the defaults (``end`` now, ``start``
+    24 hours before ``end``) are widened to whole windows. ``align=False`` cuts every step from
+    ``start`` instead. Naive times are UTC.
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     end_ts = _timestamp(end, "end") if end is not None else now
     start_ts = _timestamp(start, "start") if start is not None else end_ts - pd.Timedelta(hours=24)
     if start_ts >= end_ts:
         raise ValidationError(f"start ({start_ts}) must be before end ({end_ts})")
-    begin, finish = _ms(start_ts), _ms(end_ts)
-    if begin >= finish:
-        raise ValidationError(f"start ({start_ts}) and end ({end_ts}) are within one millisecond")
     if freq is None:
-        return [(begin, finish)]
+        return _one_window(start_ts, end_ts)
     try:
         offset = pd.tseries.frequencies.to_offset(freq)
     except (TypeError, ValueError) as exc:
@@ -109,21 +112,80 @@ def time_windows(
         f"freq={freq!r} splits {start_ts} .. {end_ts} into more than {MAX_WINDOWS} windows"
     )
     # A fixed step is counted before any mark is made: "1ms" over a year would be 31e9 marks.
-    if (
-        isinstance(offset, pd.offsets.Tick)
-        and (end_ts - start_ts) / pd.Timedelta(offset) > MAX_WINDOWS + 1
-    ):
-        raise too_many
+    if isinstance(offset, pd.offsets.Tick):
+        step = pd.Timedelta(offset)
+        if (end_ts - start_ts) / step > MAX_WINDOWS + 1:
+            raise too_many
+        if align:
+            if start is None:
+                start_ts = start_ts.floor(step)
+            if end is None:
+                end_ts = end_ts.ceil(step)
+            return _cut(start_ts, end_ts, _grid(start_ts, end_ts, step), too_many)
+    elif align:
+        if start is None:  # back to the last anchor at or before the default start
+            earlier = _anchor_marks(
+                start_ts.normalize() - offset - pd.Timedelta(days=1), start_ts, offset, freq
+            )
+            start_ts = earlier[-1] if len(earlier) else start_ts.normalize()
+        if end is None:  # on to the first anchor after the default end (now)
+            later = _anchor_marks(end_ts, end_ts + 2 * offset + pd.Timedelta(days=2), offset, freq)
+            later = later[later > end_ts]
+            end_ts = later[0] if len(later) else end_ts
+        marks = _anchor_marks(start_ts, end_ts, offset, freq)
+        return _cut(start_ts, end_ts, marks, too_many)
     try:
         marks = pd.date_range(start_ts, end_ts, freq=offset)
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"freq={freq!r} cannot split the window: {exc}") from None
+    return _cut(start_ts, end_ts, marks, too_many)
+
+
+def _one_window(start_ts: pd.Timestamp, end_ts: pd.Timestamp) -> list[tuple[int, int]]:
+    begin, finish = _ms(start_ts), _ms(end_ts)
+    if begin >= finish:
+        raise ValidationError(f"start ({start_ts}) and end ({end_ts}) are within one millisecond")
+    return [(begin, finish)]
+
+
+def _grid(start_ts: pd.Timestamp, end_ts: pd.Timestamp, step: pd.Timedelta) -> pd.DatetimeIndex:
+    """The multiples of ``step`` since the epoch inside ``[start, end]`` (UTC)."""
+    first = start_ts.ceil(step)
+    if first > end_ts:
+        return pd.DatetimeIndex([], tz="UTC")
+    return pd.date_range(first, end_ts, freq=step)
+
+
+def _anchor_marks(
+    start_ts: pd.Timestamp, end_ts: pd.Timestamp, offset: BaseOffset, freq: object
+) -> pd.DatetimeIndex:
+    """Midnights of an anchored frequency's days in ``[start, end]``: weeks start on Mondays."""
+    try:
+        if isinstance(offset, pd.offsets.Week):
+            # A week of pandas ends on its anchor day ("W" = W-SUN): it starts the day after,
+            # as pandas' own weekly periods do.
+            days = pd.date_range(start_ts.normalize() - pd.Timedelta(days=7), end_ts, freq=offset)
+            marks = days.normalize() + pd.Timedelta(days=1)
+        else:
+            marks = pd.date_range(start_ts.normalize(), end_ts, freq=offset).normalize()
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"freq={freq!r} cannot split the window: {exc}") from None
+    return marks[(marks >= start_ts) & (marks <= end_ts)]
+
+
+def _cut(
+    start_ts: pd.Timestamp,
+    end_ts: pd.Timestamp,
+    marks: pd.DatetimeIndex,
+    too_many: ValidationError,
+) -> list[tuple[int, int]]:
+    """``[start, end)`` cut at ``marks``: consecutive ``(start_ms, end_ms)`` windows."""
     if len(marks) > MAX_WINDOWS + 1:
         raise too_many
+    begin, finish = _one_window(start_ts, end_ts)[0]
     cuts = (marks.as_unit("ms").asi8 if len(marks) else np.array([], dtype=np.int64)).tolist()
     inner = [t for t in cuts if begin < t < finish]
-    edges = [begin, *inner, finish]
-    return list(itertools.pairwise(edges))
+    return list(itertools.pairwise([begin, *inner, finish]))
 
 
 def _run_with_bar(
@@ -166,6 +228,7 @@ def read_product_counters(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
     freq: str | pd.DateOffset | dt.timedelta | None = None,
+    align: bool = True,
     client: Client | None = None,
     site_code: str | None = None,
     progress: bool | None = None,
@@ -182,10 +245,14 @@ def read_product_counters(
         The time range ``[start, end)``; naive times are UTC. ``end`` defaults to now and
         ``start`` to 24 hours before ``end``.
     freq : str, pandas.DateOffset or datetime.timedelta, optional
-        Split the range into consecutive windows: a fixed step (``"1h"``, ``"30min"``,
-        ``"1D"``) cuts every step from ``start``, an anchored one (``"W"``, ``"MS"``) on its
-        anchor days, at ``start``'s time of day; the last window ends at ``end`` even when
-        shorter. At most 10,000 windows. ``None`` (the default): one window.
+        Split the range into consecutive windows, at most 10,000. ``None`` (the default):
+        one window.
+    align : bool, default True
+        Cut the windows on the frequency's grid in UTC: whole hours for ``"1h"``, midnight
+        for ``"1D"``, Mondays for ``"W"``, the 1st for ``"MS"``. A ``start`` or ``end`` you
+        give stays as given (the first and last windows may then be shorter); the default
+        range (the last 24 hours) is widened to whole windows. ``False`` cuts every ``freq``
+        from ``start`` instead.
     {client}
     {site_code}
     {progress}
@@ -230,7 +297,7 @@ def read_product_counters(
     >>> counters.groupby("ean")["bought_quantity"].sum()  # doctest: +SKIP
     """
     keys = validate_keys(eans, "eans")
-    windows = time_windows(start, end, freq)
+    windows = time_windows(start, end, freq, align=align)
     client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     if not keys:

@@ -38,14 +38,70 @@ def test_naive_times_are_utc_and_aware_times_converted(start) -> None:
     assert time_windows(start, "2026-01-01 03:00")[0] == (begin, begin + 3 * H)
 
 
-def test_freq_splits_into_consecutive_windows_last_one_shorter() -> None:
-    windows = time_windows("2026-01-01 00:30", "2026-01-01 03:00", "1h")
+def test_unaligned_freq_splits_into_consecutive_windows_last_one_shorter() -> None:
+    windows = time_windows("2026-01-01 00:30", "2026-01-01 03:00", "1h", align=False)
     base = int(pd.Timestamp("2026-01-01 00:30", tz="UTC").value // 1_000_000)
     assert windows == [(base, base + H), (base + H, base + 2 * H), (base + 2 * H, base + 2.5 * H)]
-    days = time_windows("2026-01-01 12:00", "2026-01-04", "1D")
+    days = time_windows("2026-01-01 12:00", "2026-01-04", "1D", align=False)
     assert len(days) == 3 and days[0][0] + 24 * H == days[0][1]
-    months = time_windows("2026-01-15", "2026-03-15", "MS")  # anchored: cut at month starts
+    months = time_windows("2026-01-15", "2026-03-15", "MS", align=False)  # anchored
     assert [pd.Timestamp(a, unit="ms").day for a, _ in months] == [15, 1, 1]
+
+
+def _stamps(windows: list[tuple[int, int]]) -> list[tuple[str, str]]:
+    def text(ms: int) -> str:
+        return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+    return [(text(a), text(b)) for a, b in windows]
+
+
+def test_aligned_windows_are_cut_on_the_frequency_grid_and_given_bounds_stay() -> None:
+    hours = _stamps(time_windows("2026-01-01 00:30", "2026-01-01 03:00", "1h"))
+    assert hours == [
+        ("2026-01-01 00:30:00.000", "2026-01-01 01:00:00.000"),
+        ("2026-01-01 01:00:00.000", "2026-01-01 02:00:00.000"),
+        ("2026-01-01 02:00:00.000", "2026-01-01 03:00:00.000"),
+    ]
+    days = _stamps(time_windows("2026-01-01 12:00", "2026-01-04", "1D"))
+    assert [b for _, b in days] == [f"2026-01-0{d} 00:00:00.000" for d in (2, 3, 4)]
+    assert days[0][0] == "2026-01-01 12:00:00.000"
+    quarters = _stamps(time_windows("2026-01-01 00:05", "2026-01-01 00:50", "15min"))
+    assert [a[-12:] for a, _ in quarters] == [
+        "00:05:00.000",
+        "00:15:00.000",
+        "00:30:00.000",
+        "00:45:00.000",
+    ]
+    # 2026-01-07 is a Wednesday: weeks are cut on Mondays at midnight.
+    weeks = _stamps(time_windows("2026-01-07 10:00", "2026-01-20", "W"))
+    assert [a for a, _ in weeks] == [
+        "2026-01-07 10:00:00.000",
+        "2026-01-12 00:00:00.000",
+        "2026-01-19 00:00:00.000",
+    ]
+    months = _stamps(time_windows("2026-01-15 08:00", "2026-03-15", "MS"))
+    assert [a[:10] for a, _ in months] == ["2026-01-15", "2026-02-01", "2026-03-01"]
+
+
+def test_the_default_range_is_widened_to_whole_windows() -> None:
+    now = pd.Timestamp("2026-01-02 04:27:07.448", tz="UTC")
+    hours = _stamps(time_windows(freq="1h", now=now))
+    assert len(hours) == 25  # the partial current hour included, as a whole window
+    assert hours[0] == ("2026-01-01 04:00:00.000", "2026-01-01 05:00:00.000")
+    assert hours[-1] == ("2026-01-02 04:00:00.000", "2026-01-02 05:00:00.000")
+    days = _stamps(time_windows(freq="1D", now=now))
+    assert days == [
+        ("2026-01-01 00:00:00.000", "2026-01-02 00:00:00.000"),
+        ("2026-01-02 00:00:00.000", "2026-01-03 00:00:00.000"),
+    ]
+    weeks = _stamps(time_windows(freq="W", now=now))  # 2026-01-02 is a Friday
+    assert weeks == [("2025-12-29 00:00:00.000", "2026-01-05 00:00:00.000")]
+    months = _stamps(time_windows(freq="MS", now=now))
+    assert months == [("2026-01-01 00:00:00.000", "2026-02-01 00:00:00.000")]
+    # A given end stays as given; only the default start is floored.
+    given = _stamps(time_windows(end="2026-01-02 04:27", freq="1h"))
+    assert given[0][0] == "2026-01-01 04:00:00.000"
+    assert given[-1] == ("2026-01-02 04:00:00.000", "2026-01-02 04:27:00.000")
 
 
 @pytest.mark.parametrize(
@@ -129,7 +185,7 @@ def test_duplicate_keys_are_asked_once_and_give_one_row(make_client, recorder) -
 def test_progress_bar_counts_requests_when_forced_on(make_client, capsys) -> None:
     client = make_client(counters)
     kp.read_product_counters(
-        [f"e{i}" for i in range(250)], freq="12h", client=client, progress=True
+        [f"e{i}" for i in range(250)], freq="12h", align=False, client=client, progress=True
     )
     err = capsys.readouterr().err
     assert "product counters" in err and "6/6" in err
