@@ -191,6 +191,8 @@ def execute_notebook(
     kernel_env.update(env or {})
     # The inline backend sends plots as PNG outputs, whatever MPLBACKEND the caller had set.
     kernel_env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    # Executed headless: no widget would draw a bar, it would be saved as a frozen "0%|" line.
+    kernel_env.setdefault("KAMELEOON_PROGRESS", "0")
     with _kernel_manager() as km:
         client = NotebookClient(
             nb,
