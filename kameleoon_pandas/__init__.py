@@ -86,6 +86,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext kameleoon_pandas``: register the ``%kam`` magics (``kameleoon_pandas.ipython``)."""
+    from .ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext kameleoon_pandas``."""
+    from .ipython import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __dir__() -> list[str]:
     # Only the public names: tab completion on ``kp.`` shows what users should type.
     return sorted(__all__)

@@ -63,7 +63,7 @@ from ._exceptions import (
 from ._runner import LoopThread
 from ._version import __version__
 
-__all__ = ["MAX_KEYS_PER_CALL", "AsyncClient", "Client", "resolve_client"]
+__all__ = ["MAX_KEYS_PER_CALL", "AsyncClient", "Client", "resolve_client", "set_default_client"]
 
 T = TypeVar("T")
 logger = logging.getLogger("kameleoon_pandas.client")
@@ -1115,3 +1115,20 @@ def resolve_client(client: Client | None) -> Client:
         if _default_client is None or _default_client.closed:
             _default_client = Client()
         return _default_client
+
+
+def set_default_client(client: Client | None) -> Client | None:
+    """Make ``client`` the one that calls with ``client=None`` use; return the previous one.
+
+    ``None`` goes back to building one from the environment on next use. The previous default
+    is not closed (the caller may still hold it). ``%kam serve`` points a session at an
+    emulator this way.
+    """
+    global _default_client
+    if client is not None and not isinstance(client, Client):
+        raise ValidationError(
+            f"the default client must be a kp.Client, got {type(client).__name__}"
+        )
+    with _default_lock:
+        previous, _default_client = _default_client, client
+    return previous
