@@ -87,7 +87,7 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext kameleoon_pandas``: register the ``%kam`` magics (``kameleoon_pandas.ipython``)."""
+    """``%load_ext kameleoon_pandas``: register the ``%kam`` magics (see ``.ipython``)."""
     from .ipython import load_ipython_extension as load
 
     load(ipython)
