@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import html
 import json as jsonlib
 import logging
 import math
@@ -75,6 +76,30 @@ MAX_KEY_LENGTH = MAX_ID_LENGTH
 on_request: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
     "kameleoon_pandas_on_request", default=None
 )
+
+
+def settings_html(kind: str, s: Settings, *, closed: bool) -> str:
+    """A client's settings as a small HTML table for Jupyter; never the secret or a token."""
+    rows = [
+        ("site code", s.site_code or "none (pass site_code=...)"),
+        ("site codes", ", ".join(s.site_codes) or "none"),
+        ("Data API", s.base_url),
+        ("token endpoint", s.token_url if s.has_credentials else "not used (no credentials)"),
+        ("client_id", s.client_id or "none: calls go out without a token"),
+        (
+            "requests",
+            f"{s.max_concurrency} in flight" + (f", {s.rate_limit:g}/s" if s.rate_limit else ""),
+        ),
+        ("retries", f"up to {s.max_retries} within {s.retry_budget:g} s; timeout {s.timeout:g} s"),
+        ("cache", f"{s.cache_path} ({s.cache_ttl:g} s)" if s.cache_path else "off"),
+    ]
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        for k, v in rows
+    )
+    state = " (closed)" if closed else ""
+    return f"<div><strong>kameleoon_pandas.{kind}</strong>{state}<table>{body}</table></div>"
 
 
 class _RetryableStatus(Exception):
@@ -377,6 +402,9 @@ class AsyncClient:
             f"{type(self).__name__}(site_code={s.site_code!r}, base_url={s.base_url!r}, "
             f"client_id={s.client_id!r})"
         )
+
+    def _repr_html_(self) -> str:
+        return settings_html(type(self).__name__, self.settings, closed=self.closed)
 
     @property
     def cache(self) -> CachingTransport | None:
@@ -1033,6 +1061,9 @@ class Client:
         return (
             f"Client(site_code={s.site_code!r}, base_url={s.base_url!r}, client_id={s.client_id!r})"
         )
+
+    def _repr_html_(self) -> str:
+        return settings_html("Client", self.settings, closed=self.closed)
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the client's private loop thread and return its result.

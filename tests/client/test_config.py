@@ -152,3 +152,20 @@ def test_a_loopback_base_url_brings_its_own_token_endpoint(monkeypatch: pytest.M
     # A token URL given explicitly still wins; a remote base URL keeps the real default.
     assert resolve_settings(token_url="http://[::1]:1/t").token_url == "http://[::1]:1/t"
     assert resolve_settings(base_url="https://eu-data.kameleoon.io").token_url == DEFAULT_TOKEN_URL
+
+
+def test_clients_render_as_html_without_secrets(tmp_path) -> None:
+    with kp.Client(
+        "abc",
+        site_codes=["abc", "def"],
+        base_url="http://127.0.0.1:9",
+        client_id="the-id",
+        client_secret=SECRET,
+        cache=tmp_path / "c.sqlite",
+    ) as client:
+        shown = client._repr_html_()
+        assert "abc, def" in shown and "the-id" in shown and "c.sqlite" in shown
+        assert SECRET not in shown and SECRET not in repr(client)
+        assert "http://127.0.0.1:9/oauth/token" in shown
+        assert SECRET not in client.async_client._repr_html_()
+    assert "(closed)" in client._repr_html_()
