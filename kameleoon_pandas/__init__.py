@@ -35,6 +35,7 @@ from ._exceptions import (
 )
 from ._version import __version__
 from .client import AsyncClient, Client
+from .experiments import experiment_results, read_experiment
 from .loaders import read_maps, read_product_counters, read_product_data, read_visitor_feeds
 from .report import PushReport
 from .writers import forget_visitors, push_events, push_maps, push_product_events
@@ -64,12 +65,14 @@ __all__ = [
     "ValidationError",
     "__version__",
     "emulator",
+    "experiment_results",
     "forget_visitors",
     "panels",
     "plots",
     "push_events",
     "push_maps",
     "push_product_events",
+    "read_experiment",
     "read_maps",
     "read_product_counters",
     "read_product_data",

@@ -23,6 +23,7 @@ __all__ = ["KameleoonAccessor"]
 
 _WRITERS = f"{__package__}.writers"
 _PLOTS = f"{__package__}.plots"
+_EXPERIMENTS = f"{__package__}.experiments"
 
 
 class _Delegate:
@@ -132,3 +133,8 @@ class KameleoonAccessor:
     plot_funnel = _Delegate(_PLOTS)
     plot_timeline = _Delegate(_PLOTS)
     plot_conversions = _Delegate(_PLOTS)
+    plot_experiment = _Delegate(_PLOTS)
+
+    # -- experiments (lazy: scipy and statsmodels are imported on first use) ---------------------
+
+    experiment_results = _Delegate(_EXPERIMENTS)

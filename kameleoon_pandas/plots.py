@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "plot_conversions",
     "plot_counters",
+    "plot_experiment",
     "plot_funnel",
     "plot_timeline",
     "plot_top_products",
@@ -592,3 +593,159 @@ def plot_conversions(feed: pd.DataFrame, freq: str = "1D", ax: Axes | None = Non
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.1, 1.0))
     return ax
+
+
+# -- experiments -------------------------------------------------------------------------------
+
+
+#: The columns of an ``experiment_results`` frame that :func:`plot_experiment` reads.
+_EXPERIMENT_COLUMNS = (
+    "experiment_id",
+    "variation_id",
+    "goal_id",
+    "uplift",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "chance_to_beat_reference",
+)
+
+_METRIC_NAMES = {"conversion_rate": "conversion rate", "revenue_per_visitor": "revenue per visitor"}
+
+
+def _percent(value: float | np.floating) -> str:
+    return "n/a" if pd.isna(value) else f"{value:+.1%}"
+
+
+def _experiment_axes(ax: object, n: int) -> list[Axes]:
+    """``n`` Axes: the ones given (one Axes, or a sequence/array of exactly ``n``), or new."""
+    if ax is None:
+        import matplotlib.pyplot as plt  # pyplot only when we must create the figure
+
+        _, grid = plt.subplots(
+            n, 1, figsize=(9.0, 0.8 + 2.2 * n), layout="constrained", squeeze=False
+        )
+        return list(grid[:, 0])
+    given = list(np.ravel(np.asarray(ax, dtype=object)))
+    if len(given) != n:
+        raise ValidationError(
+            f"ax must hold one Axes per (experiment, goal): {n} needed, got {len(given)}"
+        )
+    return given
+
+
+def _draw_uplifts(ax: Axes, panel: pd.DataFrame, what: str, level: str) -> None:
+    """One (experiment, goal): each variation's uplift and interval against a zero line."""
+    experiment, goal = panel["experiment_id"].iloc[0], panel["goal_id"].iloc[0]
+    is_ref = panel["chance_to_beat_reference"].isna().to_numpy()
+    refs = panel.loc[is_ref, "variation_id"].tolist()
+    rows = panel[~is_ref].sort_values("variation_id", kind="stable")
+    ref = f"variation {refs[0]} (reference)" if refs else "the reference"
+    ax.set_title(f"Experiment {experiment}, goal {goal}: uplift vs {ref}")
+    ax.set_xlabel(f"Uplift of the {what} vs {ref}, with its {level}interval (%)")
+    ax.set_ylabel("Variation")
+    ax.axvline(0.0, color="0.3", lw=1.0, zorder=1)
+    from matplotlib.ticker import PercentFormatter
+
+    ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    if rows.empty:
+        _no_data(ax, "No variation to compare")
+        return
+    uplift = pd.to_numeric(rows["uplift"], errors="coerce").astype("float64").to_numpy()
+    low = pd.to_numeric(rows["ci_low"], errors="coerce").astype("float64").to_numpy()
+    high = pd.to_numeric(rows["ci_high"], errors="coerce").astype("float64").to_numpy()
+    p = pd.to_numeric(rows["p_value"], errors="coerce").astype("float64").to_numpy()
+    y = np.arange(len(rows))[::-1]  # the lowest variation id at the top
+    for yi, u, lo, hi, pv in zip(y, uplift, low, high, p, strict=True):
+        # Green above zero, red below, grey when the interval holds 0 (or is unknown).
+        color = _COLORS[2] if lo > 0 else (_COLORS[3] if hi < 0 else "0.45")
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.plot([lo, hi], [yi, yi], color=color, lw=2.5, solid_capstyle="butt", zorder=2)
+        if np.isfinite(u):
+            ax.scatter([u], [yi], color=color, s=40, zorder=3, edgecolors="white")
+        p_text = "p n/a" if np.isnan(pv) else f"p = {pv:.3g}"
+        ax.annotate(
+            f"{_percent(u)}  [{_percent(lo)}, {_percent(hi)}]  {p_text}",
+            xy=(1.0, yi),
+            xycoords=("axes fraction", "data"),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color="0.2",
+        )
+    ax.set_yticks(y, [f"variation {v}" for v in rows["variation_id"]])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    finite = np.concatenate([uplift, low, high, [0.0]])
+    finite = finite[np.isfinite(finite)]
+    span = max(float(finite.max() - finite.min()), 0.01)
+    ax.set_xlim(float(finite.min()) - 0.1 * span, float(finite.max()) + 0.1 * span)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def plot_experiment(
+    results: pd.DataFrame, ax: Axes | Sequence[Axes] | np.ndarray | None = None
+) -> Axes | np.ndarray:
+    """Each variation's uplift with its confidence interval against a zero line, per goal.
+
+    One panel per (experiment, goal), in the order of the frame's experiments and goals; in
+    a panel one row per non-reference variation (the lowest id at the top): a dot at the
+    uplift, a bar over the interval (green above zero, red below, grey when it holds 0), the
+    numbers to the right ("+4.2%  [-1.0%, +9.7%]  p = 0.11"). The reference is named in the
+    title and the axis label; the x axis is in percent.
+
+    Parameters
+    ----------
+    results : DataFrame
+        A :func:`~kameleoon_pandas.experiment_results` frame: ``experiment_id``,
+        ``variation_id``, ``goal_id``, ``uplift``, ``ci_low``, ``ci_high``, ``p_value`` and
+        ``chance_to_beat_reference`` (missing on the reference's rows, which is how the
+        reference is found). Its ``attrs`` (``metric``, ``alpha``) name the metric and the
+        interval's level.
+    ax : matplotlib.axes.Axes or sequence of Axes, optional
+        Where to draw: one Axes for one (experiment, goal), else exactly one Axes per
+        (experiment, goal) (a list or an array, e.g. from ``plt.subplots(n)``). ``None``
+        (the default) creates a new figure with one panel per (experiment, goal), stacked.
+
+    Returns
+    -------
+    matplotlib.axes.Axes or numpy.ndarray of matplotlib.axes.Axes
+        The Axes for one (experiment, goal) (with "No data" on it when ``results`` has no
+        rows); for several, a 1-D array of Axes in panel order.
+
+    Raises
+    ------
+    ValidationError
+        When ``results`` is not a DataFrame or lacks a needed column, or ``ax`` does not hold
+        one Axes per (experiment, goal).
+
+    Examples
+    --------
+    >>> import kameleoon_pandas as kp
+    >>> results = kp.experiment_results(feed, experiment_id=4242, goal_id=17)
+    >>> ax = kp.plots.plot_experiment(results)
+    >>> axes = kp.plots.plot_experiment(kp.experiment_results(feed, goal_id=[17, 18]))
+    >>> len(axes)
+    2
+    """
+    _require(results, _EXPERIMENT_COLUMNS, "results")
+    what = _METRIC_NAMES.get(str(results.attrs.get("metric")), "metric")
+    alpha = results.attrs.get("alpha")
+    level = f"{1 - float(alpha):.0%} " if isinstance(alpha, float | int) else ""
+    keys = results[["experiment_id", "goal_id"]].drop_duplicates()
+    if keys.empty:
+        axes = _experiment_axes(ax, 1)[0]
+        axes.set_title("Experiment uplift vs the reference")
+        axes.set_xlabel("Uplift (%)")
+        axes.set_ylabel("Variation")
+        _no_data(axes)
+        return axes
+    panels = _experiment_axes(ax, len(keys))
+    for axes, (experiment, goal) in zip(panels, keys.itertuples(index=False), strict=True):
+        mask = (results["experiment_id"] == experiment) & (results["goal_id"] == goal)
+        _draw_uplifts(axes, results[mask.fillna(False).to_numpy(dtype=bool)], what, level)
+    if len(panels) == 1:
+        return panels[0]
+    out = np.empty(len(panels), dtype=object)
+    out[:] = panels
+    return out

@@ -46,6 +46,8 @@ EXPECTED_PUBLIC = {
     "push_maps",
     "push_product_events",
     "PushReport",
+    "experiment_results",
+    "read_experiment",
     # the lazy rooms and the version
     "emulator",
     "panels",
@@ -130,7 +132,7 @@ def test_public_functions_have_docstrings() -> None:
 def test_import_does_not_load_the_heavy_rooms() -> None:
     code = (
         "import sys, kameleoon_pandas;"
-        "rooms = ('matplotlib', 'ipywidgets', 'starlette', 'uvicorn');"
+        "rooms = ('matplotlib', 'ipywidgets', 'starlette', 'uvicorn', 'scipy', 'statsmodels');"
         "heavy = [m for m in rooms if m in sys.modules];"
         "print(','.join(heavy))"
     )

@@ -12,7 +12,8 @@ In a script or a test, set the controls' ``.value``, call ``panel.load_button.cl
 read here, and error texts come from the library's own errors, which never carry them.
 
 The rooms: ``_base`` (the worker and hand-back machinery every panel shares), ``counters``
-(:class:`CountersPanel`), ``feed`` (:class:`VisitorFeedPanel`) and ``views`` (the pure
+(:class:`CountersPanel`), ``feed`` (:class:`VisitorFeedPanel`), ``experiment``
+(:class:`ExperimentPanel`) and ``views`` (the pure
 aggregate -> plot -> table step of each panel, testable without widgets).
 """
 
@@ -26,8 +27,9 @@ from .counters import PRESETS as PRESETS
 from .counters import WINDOW_SIZES as WINDOW_SIZES
 from .counters import CountersPanel
 from .counters import auto_freq as auto_freq
+from .experiment import ExperimentPanel
 from .feed import VisitorFeedPanel
 from .views import events_table as events_table
 from .views import new_figure as new_figure
 
-__all__ = ["CountersPanel", "VisitorFeedPanel"]
+__all__ = ["CountersPanel", "ExperimentPanel", "VisitorFeedPanel"]

@@ -25,6 +25,8 @@ METHODS = {
     "plot_funnel": ("kameleoon_pandas.plots", "plot_funnel"),
     "plot_timeline": ("kameleoon_pandas.plots", "plot_timeline"),
     "plot_conversions": ("kameleoon_pandas.plots", "plot_conversions"),
+    "plot_experiment": ("kameleoon_pandas.plots", "plot_experiment"),
+    "experiment_results": ("kameleoon_pandas.experiments", "experiment_results"),
 }
 
 

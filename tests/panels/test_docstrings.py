@@ -70,6 +70,6 @@ def test_panel_docstrings_document_parameters_controls_and_examples(panel) -> No
 
 
 def test_all_lists_the_panels() -> None:
-    assert panels.__all__ == ["CountersPanel", "VisitorFeedPanel"]
+    assert panels.__all__ == ["CountersPanel", "ExperimentPanel", "VisitorFeedPanel"]
     for name in panels.__all__:
         assert inspect.getdoc(getattr(panels, name))
