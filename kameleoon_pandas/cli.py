@@ -15,7 +15,7 @@ from ._version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``kameleoon-pandas`` parser: ``serve``, ``demo`` and ``--version``."""
-    from .emulator.args import DESCRIPTION, HelpFormatter, add_serve_arguments
+    from .emulator.args import DESCRIPTION, HelpFormatter, add_serve_arguments, non_negative_int
 
     parser = argparse.ArgumentParser(
         prog="kameleoon-pandas",
@@ -40,7 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     demo.add_argument("--out", default="reports", help="output directory")
-    demo.add_argument("--seed-number", type=int, default=0, help="random seed of the demo data")
+    demo.add_argument(
+        "--seed-number",
+        type=non_negative_int,
+        default=0,
+        help="random seed of the demo data (an integer >= 0)",
+    )
     return parser
 
 

@@ -12,9 +12,11 @@ runs it in the foreground.
 
 The rooms: ``options`` (the behaviour switches), ``state`` (SQLite), ``model`` (the rules over
 the state: visits, feeds, mapping links, products, maps, forget), ``wire`` (parsing both body
-encodings and the query), ``routes`` (Starlette: parse, call the model, render), ``faults``
-(latency, auth and injected faults), ``server`` (uvicorn), ``seed`` (demo data), ``args`` (the
-command line). The emulator imports nothing of the client side.
+encodings and the query, every parse bounded: no input gives a 500), ``shapes`` (the fast path
+of line bodies, a subset of what ``wire`` accepts), ``routes`` (Starlette: parse, call the model,
+render), ``faults`` (latency, auth, injected faults, the access log and the catch-all 500),
+``server`` (uvicorn), ``seed`` (demo data), ``args`` (the command line). The emulator imports
+nothing of the client side.
 """
 
 from __future__ import annotations

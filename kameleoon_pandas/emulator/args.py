@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import MISSING, fields
 from typing import Any
 
+from .faults import ACCESS_LOGGER
 from .options import EmulatorOptions
 from .seed import DATA_SETS, DEMO_SITE_CODES
 from .server import DEFAULT_DB, DEFAULT_HOST, DEFAULT_PORT, EmulatorServer
@@ -31,6 +33,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if action.default is None:
             return action.help
+        if isinstance(action.default, tuple):  # a list flag: shown as it is typed
+            return f"{action.help} (default: {','.join(action.default) or 'none'})"
         return super()._get_help_string(action)
 
 
@@ -41,7 +45,10 @@ def _bounded(kind: type, low: float | None, high: float | None) -> Callable[[str
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not math.isfinite(value):  # float("nan"), float("inf"): never an option's value
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if low is not None and high is not None and not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text!r} must be between {low:g} and {high:g}")
         if low is not None and value < low:
@@ -51,6 +58,26 @@ def _bounded(kind: type, low: float | None, high: float | None) -> Callable[[str
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+#: An argparse ``type`` for an integer >= 0 (``--seed-number``).
+non_negative_int = _bounded(int, 0, None)
+
+
+def _choice_list(choices: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
+    """An argparse ``type`` reading a comma-separated list of ``choices`` (may be empty)."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(item.strip() for item in text.split(",") if item.strip())
+        unknown = [item for item in items if item not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(map(repr, unknown))}; choose from {','.join(choices)}"
+            )
+        return tuple(dict.fromkeys(items))
+
+    parse.__name__ = "list"
     return parse
 
 
@@ -76,6 +103,15 @@ def add_option_arguments(parser: argparse.ArgumentParser | Any) -> None:
         elif kind in (int, float):
             low, high = f.metadata.get("low"), f.metadata.get("high")
             parser.add_argument(flag, type=_bounded(kind, low, high), default=f.default, help=text)
+        elif typing.get_origin(kind) is tuple:
+            # A comma-separated list (``--faults 429,lost-ack``), each item one of the choices.
+            parser.add_argument(
+                flag,
+                type=_choice_list(f.metadata["choices"]),
+                default=f.default,
+                metavar="KIND[,KIND...]",
+                help=text,
+            )
         else:
             parser.add_argument(flag, type=kind, default=f.default, help=text)
 
@@ -96,7 +132,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     """
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind")
     parser.add_argument(
-        "--port", type=_bounded(int, 0, None), default=DEFAULT_PORT, help="port (0 = any free port)"
+        "--port",
+        type=_bounded(int, 0, 65535),
+        default=DEFAULT_PORT,
+        help="port (0 = any free port)",
     )
     parser.add_argument(
         "--db", default=DEFAULT_DB, help="SQLite file that keeps the data across restarts"
@@ -107,8 +146,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         default=None,
         help=f"write the demo data set (site codes {', '.join(DEMO_SITE_CODES)})",
     )
-    parser.add_argument("--seed-number", type=int, default=0, help="random seed of the demo data")
-    parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--seed-number",
+        type=non_negative_int,
+        default=0,
+        help="random seed of the demo data (an integer >= 0)",
+    )
     add_option_arguments(parser.add_argument_group("behaviour (EmulatorOptions fields)"))
     return parser
 
@@ -180,9 +223,8 @@ def run(args: argparse.Namespace, *, prog: str = PROG) -> int:
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (a service manager, `kill`) stops as cleanly as Ctrl-C does.
         previous = signal.signal(signal.SIGTERM, _interrupt)
-    logging.basicConfig(
-        level=logging.INFO if args.access_log else logging.WARNING, format="%(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")  # errors on stderr
+    access = _print_access_log() if args.access_log else None
     try:
         run_foreground(
             db=args.db,
@@ -191,7 +233,6 @@ def run(args: argparse.Namespace, *, prog: str = PROG) -> int:
             port=args.port,
             host=args.host,
             on_ready=announce,
-            access_log=args.access_log,
             # Every EmulatorOptions field has the flag of the same name (--token-ttl: token_ttl).
             **{name: getattr(args, name) for name in EmulatorOptions.field_names()},
         )
@@ -204,8 +245,22 @@ def run(args: argparse.Namespace, *, prog: str = PROG) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if access is not None:
+            logger, handler = access
+            logger.removeHandler(handler)
     print("Stopped.", flush=True)
     return 0
+
+
+def _print_access_log() -> tuple[logging.Logger, logging.Handler]:
+    """Send the access log (one line per request) to stdout, flushed line by line."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # not twice (the root logger writes warnings on stderr)
+    return logger, handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:

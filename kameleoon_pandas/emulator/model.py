@@ -13,11 +13,14 @@ without it, the module's :func:`now_ms` is read (a test may patch it).
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Collection, Iterable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from . import wire
 from .options import EmulatorOptions
+from .shapes import FastLines
 from .state import EmulatorState, EventRow, ProductRow, VisitRow, now_ms
 
 __all__ = [
@@ -190,6 +193,31 @@ class EmulatorModel:
             seq += 1
         return VisitBatch(site_code, rows, links)
 
+    def prepare_visit_lines(
+        self, site_code: str, lines: FastLines, *, now: int | None = None
+    ) -> VisitBatch:
+        """The rows of a line body the fast path read whole (:func:`.shapes.match_visit_lines`).
+
+        The same rows :meth:`prepare_visit_events` makes of those lines (each line stored as
+        received, at the time of receipt), built column-wise. Such lines carry no mapping value.
+        """
+        when = now_ms() if now is None else now
+        count = len(lines.lines)
+        first = self.state.next_seq(count)
+        rows = list(
+            zip(
+                repeat(site_code),
+                lines.visitor_codes,
+                lines.nonces,
+                repeat(when),
+                range(first, first + count),
+                lines.kinds,
+                lines.lines,
+                strict=False,  # all of one length (checked by match_visit_lines)
+            )
+        )
+        return VisitBatch(site_code, rows, [])
+
     def store_visit_events(self, batch: VisitBatch) -> int:
         """Write a prepared batch in one transaction; return how many events it held.
 
@@ -291,9 +319,11 @@ class EmulatorModel:
         """The rows that storing validated product events writes (nothing is written yet).
 
         A view counts 1; a cart add or a purchase counts its quantity. An event without a nonce
-        (the browser engine omits it) gets one of its own, so it is always new.
+        (the browser engine omits it) gets one of its own, so it is always new, also after a
+        restart on the same file: a random prefix per batch, then the event's place in it.
         """
         when = now_ms() if now is None else now
+        batch_id = secrets.token_hex(8)  # never a nonce: those are 16 hex digits, no "auto-"
         rows: list[ProductRow] = []
         attributes: list[dict[str, Any] | None] = []
         seq = seq_end = 0
@@ -306,7 +336,15 @@ class EmulatorModel:
             atc = event.quantity if kind == "productAddToCart" else 0
             bought = event.quantity if kind == "productBuy" else 0
             rows.append(
-                (site_code, event.ean, event.nonce or f"auto-{seq}", when, views, atc, bought)
+                (
+                    site_code,
+                    event.ean,
+                    event.nonce or f"auto-{batch_id}-{seq}",
+                    when,
+                    views,
+                    atc,
+                    bought,
+                )
             )
             attributes.append(event.attributes)
             seq += 1
@@ -406,7 +444,15 @@ def _event_data(stored: str, visitor_code: str) -> dict[str, Any]:
     if stored[0] == "{":
         data: dict[str, Any] = json.loads(stored)
         return data
-    return wire.parse_visit_event(wire.parse_line(stored), visitor_code).data
+    params = wire.parse_line(stored)
+    try:
+        return wire.parse_visit_event(params, visitor_code).data
+    except wire.LineError:
+        # Stored before a rule was tightened (an older file): shown as stored, never a 500.
+        return {k: v for k, v in params.items() if k not in _ENVELOPE}
+
+
+_ENVELOPE = frozenset({"eventType", "nonce", "visitorCode", "mappingValue", "userAgent"})
 
 
 def visit_json(events: Sequence[StoredEvent], kinds: Collection[str]) -> dict[str, Any]:
@@ -423,12 +469,17 @@ def visit_json(events: Sequence[StoredEvent], kinds: Collection[str]) -> dict[st
             continue
         data = _event_data(stored, code)
         if kind == "staticData":
-            # One object gathering the visit's static data events [sure].
+            # One object gathering the visit's static data events [sure], each event's names
+            # first (an event naming its browser keeps that name: data-api.md 3.1).
             if static is None:
                 static, static_time = {}, time
-            static.update(data)
+            static.update(wire.static_data_view(data))
             continue
+        if kind == "page" and "referrersIndices" not in data:
+            # Always there, [] when none were sent [sure: the official JavaScript SDK reads
+            # referrersIndices[0] unguarded]. Also for pages stored without it (seeded data).
+            data["referrersIndices"] = []
         visit.setdefault(FEED_KEYS[kind], []).append({"time": time, "data": data})
     if static is not None:
-        visit["staticDataEvent"] = {"time": static_time, "data": wire.static_data_view(static)}
+        visit["staticDataEvent"] = {"time": static_time, "data": static}
     return visit

@@ -114,7 +114,7 @@ def seed_state(
     Raises
     ------
     ValueError
-        For an unknown ``name``.
+        For an unknown ``name``, or a ``random_seed`` that is no integer >= 0.
 
     Examples
     --------
@@ -126,6 +126,8 @@ def seed_state(
     """
     if name not in DATA_SETS:
         raise ValueError(f"unknown seed {name!r}: the only data set is 'demo'")
+    if isinstance(random_seed, bool) or not isinstance(random_seed, int) or random_seed < 0:
+        raise ValueError(f"random_seed must be an integer >= 0, got {random_seed!r}")
     marker = f"seed:{name}"
     if state.get_meta(marker) == str(random_seed):
         return list(DEMO_SITE_CODES)

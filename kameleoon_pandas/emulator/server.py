@@ -44,7 +44,11 @@ def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
 
 
 def uvicorn_config(app: Any, *, access_log: bool = False) -> uvicorn.Config:
-    """httptools and uvloop: a trivial route serves far more requests/s than with h11/asyncio."""
+    """httptools and uvloop: a trivial route serves far more requests/s than with h11/asyncio.
+
+    uvicorn's own access log stays off (``access_log`` is for other apps on this stack): the
+    emulator writes its own, with the time each request took (``EmulatorOptions.access_log``).
+    """
     return uvicorn.Config(
         app,
         http="httptools",
@@ -81,6 +85,8 @@ class EmulatorServer:
         The credentials ``/oauth/token`` accepts (from :attr:`options`).
     port : int
         The bound port.
+    user_agents : list of str
+        The ``User-Agent`` headers of the last 1,000 requests, oldest first.
 
     Examples
     --------
@@ -109,6 +115,11 @@ class EmulatorServer:
     def client_secret(self) -> str:
         """The client secret ``/oauth/token`` accepts."""
         return self.options.client_secret
+
+    @property
+    def user_agents(self) -> list[str]:
+        """The ``User-Agent`` headers of the last requests (at most 1,000), oldest first."""
+        return self.state.user_agents
 
     @property
     def port(self) -> int:
@@ -293,14 +304,13 @@ def run_foreground(
     port: int = DEFAULT_PORT,
     host: str = DEFAULT_HOST,
     on_ready: Callable[[EmulatorServer], object] | None = None,
-    access_log: bool = False,
     **option_fields: Any,
 ) -> None:
     """Serve in this thread until interrupted (Ctrl-C / SIGTERM), then close the state.
 
     Takes the parameters of :func:`serve` (``port`` defaults to 8787); ``on_ready(server)`` runs
-    with an :class:`EmulatorServer` once the socket is bound, and ``access_log=True`` logs every
-    request. Raises ``OSError`` when ``host:port`` cannot be bound.
+    with an :class:`EmulatorServer` once the socket is bound (``access_log=True``, an option,
+    logs every request). Raises ``OSError`` when ``host:port`` cannot be bound.
     """
     state, options, site_codes, _owned = prepare(db, seed, random_seed, option_fields)
     try:
@@ -309,7 +319,7 @@ def run_foreground(
         info = EmulatorServer(f"http://{host}:{bound_port}", options, state, site_codes)
         if on_ready is not None:
             on_ready(info)
-        server = uvicorn.Server(uvicorn_config(create_app(state, options), access_log=access_log))
+        server = uvicorn.Server(uvicorn_config(create_app(state, options)))
         try:
             server.run(sockets=[sock])
         finally:

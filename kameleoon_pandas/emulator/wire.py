@@ -3,11 +3,17 @@
 A body is either lines (``name=value&...`` per line, percent-encoded values) or, with
 ``json=true``, a JSON array of objects with the same names and typed values. Both decode to the
 same typed events; a bad line becomes a :class:`LineError` naming its line and field.
+
+Every parse is bounded, so that no input reaches the state (or the answer) in a form that makes
+the server fail [chosen, data-api.md section 1]: JSON is nested at most :data:`MAX_JSON_DEPTH`
+levels and holds only finite numbers, typed integers fit in 64 signed bits, and every text can be
+encoded as UTF-8 (no lone surrogate, which a JSON ``\\ud800`` escape can produce).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -15,6 +21,14 @@ from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 MAX_IDENTIFIER = 100  # visitor codes, EANs, map keys: at most 100 characters [likely]
+#: The deepest nesting of arrays and objects a JSON value may have: a value nested 64 levels
+#: deep is read, 65 is refused (a 400, or a bad line). Counted per value the client gives: a
+#: JSON parameter (``metadata``, ``valuesCountMap``, ``eans``, ...) as a whole, each field of a
+#: JSON event, each field of a ``POST /map/maps`` key. [chosen] The client side (the encoder)
+#: refuses deeper values with the same number and keeps its own copy of it on purpose: the
+#: emulator imports nothing of the client, and either side must hold without the other.
+MAX_JSON_DEPTH = 64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what SQLite (and the client's int64 columns) hold
 
 BROWSERS = ("CHROME", "INTERNET_EXPLORER", "FIREFOX", "SAFARI", "OPERA", "OTHER")
 # The OS order of the official SDKs' OperatingSystem enum (they send the index, read the name).
@@ -53,13 +67,94 @@ class BodyError(ValueError):
     """The body as a whole cannot be decoded (bad UTF-8, not a JSON array)."""
 
 
+# -- bounded JSON --------------------------------------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # a JSON escape that may make one
+_NOT_ENCODABLE = "a lone surrogate (U+D800 to U+DFFF): not encodable text"
+_NOT_FINITE = "a number that is not finite (NaN, Infinity, or beyond 1.8e308)"
+
+
+class _NonFinite(ValueError):
+    pass
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # inf - inf is nan, and nan != 0
+        raise _NonFinite(f"{text[:40]} is {_NOT_FINITE}")
+    return value
+
+
+# Built once: json.loads with hooks would build a decoder on every call (the hot path reads a
+# JSON parameter on many lines).
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate, which no UTF-8 encoder (nor SQLite) accepts."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def json_problem(value: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a decoded JSON value cannot be kept, or None: nested deeper than ``limit`` levels,
+    a non-finite number, or a text (value or object key) with a lone surrogate.
+
+    Iterative (no recursion), so any depth is safe to inspect.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is str:
+            if has_surrogate(item):
+                return f"a text with {_NOT_ENCODABLE}"
+        elif kind is float:
+            if item - item != 0:
+                return _NOT_FINITE
+        elif kind is dict or kind is list:
+            if depth >= limit:
+                return f"JSON nested deeper than {limit} levels"
+            if kind is dict:
+                for key, inner in item.items():
+                    if type(key) is str and has_surrogate(key):
+                        return f"an object key with {_NOT_ENCODABLE}"
+                    push((inner, depth + 1))
+            else:
+                for inner in item:
+                    push((inner, depth + 1))
+    return None
+
+
+def _may_hide_problems(text: str, limit: int) -> bool:
+    """Cheap test: False when ``text`` (JSON that parsed) cannot nest deeper than ``limit`` nor
+    hold a lone surrogate; True when a :func:`json_problem` walk must tell."""
+    return (
+        text.count("[") + text.count("{") > limit
+        or ("\\u" in text and _SURROGATE_ESCAPE.search(text) is not None)
+        or has_surrogate(text)
+    )
+
+
 def loads(text: str | bytes) -> Any:
-    """``json.loads`` refusing ``NaN`` and ``Infinity``: not JSON, strict readers choke on them."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """``json.loads``, bounded: refuses ``NaN``, ``Infinity`` and numbers beyond the float range,
+    nesting deeper than :data:`MAX_JSON_DEPTH` and texts with a lone surrogate (ValueError)."""
+    if not isinstance(text, str):
+        text = text.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    try:
+        value = _STRICT.decode(text)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if _may_hide_problems(text, MAX_JSON_DEPTH):
+        problem = json_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+    return value
 
 
 # -- decoding the two encodings ------------------------------------------------------------------
@@ -67,10 +162,19 @@ def loads(text: str | bytes) -> Any:
 
 def decode_body(body: bytes, *, json_body: bool) -> tuple[list[RawEvent], list[Rejection]]:
     """Split a body into raw events; undecodable lines come back as rejections."""
+    return decode_text(decode_utf8(body), json_body=json_body)
+
+
+def decode_utf8(body: bytes) -> str:
+    """The body as text; BodyError naming the first bad byte when it is not UTF-8."""
     try:
-        text = body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BodyError(f"the body is not valid UTF-8 (byte {exc.start})") from None
+
+
+def decode_text(text: str, *, json_body: bool) -> tuple[list[RawEvent], list[Rejection]]:
+    """Split a decoded body into raw events; undecodable lines come back as rejections."""
     if json_body:
         return _decode_json(text)
     return _decode_lines(text), []
@@ -127,15 +231,40 @@ def _split_params(line: str) -> dict[str, str]:
         return {name: value for name, _, value in (p.partition("=") for p in line.split("&"))}
 
 
-def _decode_json(text: str) -> tuple[list[RawEvent], list[Rejection]]:
+def _decode_document(text: str, depth: int) -> tuple[Any, bool]:
+    """A JSON body (an event array, a map update): ``(data, whether to walk its values)``.
+
+    ``NaN`` and ``Infinity`` are no JSON: the body is malformed. A number beyond the float
+    range (``1e400``) is JSON, so it is only noted here: the caller refuses the event or the
+    field that holds it. The walk is asked for when the body holds such a number, may nest
+    deeper than ``depth`` or may hold a lone surrogate.
+    """
+    non_finite: list[str] = []  # noted by this body's own number hook
+
+    def parse_float(literal: str) -> float:
+        value = float(literal)
+        if value - value != 0:
+            non_finite.append(literal)
+        return value
+
+    decoder = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=parse_float)
     try:
-        data = loads(text) if text.strip() else []
+        data = decoder.decode(text)
     except json.JSONDecodeError as exc:
         raise BodyError(
             f"the JSON body is malformed (line {exc.lineno}, column {exc.colno})"
         ) from None
-    except ValueError as exc:
+    except RecursionError:
+        raise BodyError(f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # NaN, Infinity: not JSON at all
         raise BodyError(f"the JSON body is malformed: {exc}") from None
+    return data, bool(non_finite) or _may_hide_problems(text, depth)
+
+
+def _decode_json(text: str) -> tuple[list[RawEvent], list[Rejection]]:
+    # Each event's fields are held to the limits of a JSON value on their own (a field nested
+    # MAX_JSON_DEPTH deep is fine, in an event in an array); the walk runs only when needed.
+    data, check = _decode_document(text, MAX_JSON_DEPTH + 2) if text.strip() else ([], False)
     if isinstance(data, dict):
         data = [data]  # [chosen] a single object is read as a one-event array
     if not isinstance(data, list):
@@ -143,39 +272,75 @@ def _decode_json(text: str) -> tuple[list[RawEvent], list[Rejection]]:
     events: list[RawEvent] = []
     rejections: list[Rejection] = []
     for number, item in enumerate(data, start=1):
-        if isinstance(item, dict):
-            events.append(RawEvent(number, item, ""))
-        else:
+        if type(item) is not dict:
             rejections.append(
-                Rejection(number, "an event must be a JSON object", None, repr(item)[:200])
+                Rejection(number, "an event must be a JSON object", None, _shown(item))
             )
+            continue
+        if check:
+            problem = _event_problem(item)
+            if problem is not None:
+                reason, field = problem
+                rejections.append(Rejection(number, reason, field, _shown(item)))
+                continue
+        events.append(RawEvent(number, item, ""))
     return events, rejections
+
+
+def _event_problem(event: dict[str, Any]) -> tuple[str, str | None] | None:
+    """``(reason, field)`` when a field of a JSON event cannot be kept (:func:`json_problem`)."""
+    for name, value in event.items():
+        if has_surrogate(name):
+            return f"a parameter name with {_NOT_ENCODABLE}", None
+        problem = json_problem(value)
+        if problem is not None:
+            return f"invalid value: {problem}", name
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A JSON value as a rejection keeps it: compact, ASCII, at most 500 characters."""
+    try:
+        return json.dumps(value, separators=(",", ":"), default=str)[:500]
+    except (ValueError, TypeError, RecursionError):
+        return "<not shown: nested too deep>"
 
 
 # -- typed values --------------------------------------------------------------------------------
 
 
+def _int64(value: int) -> int:
+    if INT64_MIN <= value <= INT64_MAX:
+        return value
+    raise ValueError("outside the signed 64-bit range")
+
+
 def to_int(value: Any) -> int:
     if type(value) is str:
-        return int(value)
+        return _int64(int(value))
     if isinstance(value, bool):
         raise ValueError("a boolean is not an integer")
     if isinstance(value, int):
-        return value
+        return _int64(value)
     if isinstance(value, float):
         if value.is_integer():
-            return int(value)
+            return _int64(int(value))
         raise ValueError("not an integer")
-    return int(str(value).strip())
+    return _int64(int(str(value).strip()))
+
+
+_FLOAT_MAX = 1.7976931348623157e308
 
 
 def to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
+    if type(value) is int and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        raise ValueError("not a finite number")  # float() would raise OverflowError
     number = float(value)
     if -1e308 < number < 1e308:
         return number
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ValueError("not a finite number")
     return number
 
@@ -201,7 +366,12 @@ def to_str(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def to_upper_str(value: Any) -> str:
+    return to_str(value).upper()
+
+
 def _json_value(value: Any) -> Any:
+    # A JSON event's value is already decoded (and checked in _decode_json); a line's is text.
     return loads(value) if isinstance(value, str) else value
 
 
@@ -229,7 +399,7 @@ def to_json_any(value: Any) -> Any:
 
 def to_counts(value: Any) -> dict[str, int]:
     data = to_json_object(value)
-    if all(type(v) is int for v in data.values()):
+    if all(type(v) is int and INT64_MIN <= v <= INT64_MAX for v in data.values()):
         return data  # JSON object keys are strings already
     return {str(k): to_int(v) for k, v in data.items()}
 
@@ -262,6 +432,10 @@ def to_quantity(value: Any) -> int:
     return number
 
 
+#: The converters whose value is JSON text in a line (checked by :func:`loads`).
+JSON_CONVERTERS = frozenset({to_json_object, to_json_array, to_int_array, to_json_any, to_counts})
+
+
 # -- visit events --------------------------------------------------------------------------------
 
 Converter = Callable[[Any], Any]
@@ -288,10 +462,10 @@ _VISIT_FIELDS: dict[str, dict[str, tuple[Converter, bool]]] = {
     },
     "staticData": {
         "browserIndex": (to_browser_index, False),
-        "browser": (lambda v: to_str(v).upper(), False),
+        "browser": (to_upper_str, False),
         "browserVersion": (to_float, False),
         "deviceType": (to_device, False),
-        "os": (lambda v: to_str(v).upper(), False),
+        "os": (to_upper_str, False),
         "osIndex": (to_os_index, False),
         "visitNumber": (to_int, False),
         "timeSincePreviousVisit": (to_int, False),
@@ -309,6 +483,8 @@ _VISIT_FIELDS: dict[str, dict[str, tuple[Converter, bool]]] = {
     "targetingSegment": {"id": (to_int, True)},
     "activity": {},
 }
+#: Per visit event kind: parameter -> (converter, required).
+VISIT_FIELDS = _VISIT_FIELDS
 # eventType is case-insensitive: lines say `conversion`, the docs say `CONVERSION` [sure].
 VISIT_KINDS = {name.lower(): name for name in _VISIT_FIELDS}
 
@@ -368,7 +544,7 @@ def _convert(
             continue
         try:
             data[name] = fields[name][0](value)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise LineError(f"invalid value: {exc}", name) from None
     for name in required:
         if name not in data:
@@ -404,13 +580,28 @@ def parse_visit_event(params: dict[str, Any], query_visitor: str | None) -> Visi
         data.setdefault("negative", False)
     elif kind == "customData":
         data.setdefault("overwrite", True)
+        # Kept in the data only when true: the feed shows `mappingIdentifier: true` on the event
+        # that carried it (the official JavaScript SDK reads it back) [sure].
         if data.pop("mappingIdentifier", False):
+            for value in data["valuesCountMap"]:  # each value becomes a mapping value
+                if len(value) > MAX_IDENTIFIER:
+                    raise LineError(
+                        f"a mapping value longer than {MAX_IDENTIFIER} characters",
+                        "valuesCountMap",
+                    )
+            data["mappingIdentifier"] = True
             return VisitEvent(visitor or None, mapping or None, nonce, kind, data, True)
     return VisitEvent(visitor or None, mapping or None, nonce, kind, data)
 
 
 def static_data_view(data: dict[str, Any]) -> dict[str, Any]:
-    """Name the browser and OS of merged static data, as the feed shows them [sure]."""
+    """Name the browser and OS of one static data event, as the feed shows them [sure].
+
+    [chosen, data-api.md 3.1] An event that names its browser (``browser=IE``, as the official
+    JavaScript SDK sends) keeps that name; one that sends only ``browserIndex`` gets the name
+    the official Python SDK reads (:data:`BROWSERS`: ``INTERNET_EXPLORER`` for 1). The same
+    for ``os`` and ``osIndex``. The feed merges the views of a visit's events, in order.
+    """
     view = dict(data)
     index = view.pop("browserIndex", None)
     if index is not None and "browser" not in view:
@@ -474,7 +665,7 @@ def parse_product_event(params: dict[str, Any], query_ean: str | None) -> Produc
         if value is not None and value != "":
             try:
                 quantity = to_quantity(value)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, OverflowError) as exc:
                 raise LineError(f"invalid value: {exc}", "quantity") from None
         return ProductEvent(ean, nonce, kind, quantity, None)
     attributes: dict[str, Any] = {}
@@ -487,7 +678,7 @@ def parse_product_event(params: dict[str, Any], query_ean: str | None) -> Produc
             continue
         try:
             attributes[name] = convert(value)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise LineError(f"invalid value: {exc}", name) from None
     return ProductEvent(ean, nonce, kind, 1, attributes)
 
@@ -497,7 +688,7 @@ def parse_product_event(params: dict[str, Any], query_ean: str | None) -> Produc
 
 def line_text(raw: RawEvent) -> str:
     """The text a rejection keeps: the line as received, or the JSON event (cut at 500)."""
-    return raw.text or json.dumps(raw.params, separators=(",", ":"), default=str)[:500]
+    return raw.text or _shown(raw.params)
 
 
 def iter_visit_events(
@@ -533,35 +724,57 @@ def iter_product_events(
 
 
 def parse_forget_body(body: bytes) -> list[str]:
-    """The visitor codes of a ``/visit/forget`` body, one per line (empty lines skipped)."""
+    """The visitor codes of a ``/visit/forget`` body, one per line (empty lines skipped).
+
+    [chosen, data-api.md 3.3] A code is taken exactly as written: only the line break (``\\n``
+    or ``\\r\\n``) is removed, nothing else, so ``" abc "`` is not ``abc`` and ``"x\\x85"``
+    is not ``x``.
+    """
     try:
         text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BodyError("the body is not valid UTF-8") from None
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    lines = text.split("\n")
     codes: list[str] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        code = line.strip()
-        if not code:
+    last = len(lines)
+    for number, line in enumerate(lines, start=1):
+        if number < last and line.endswith("\r"):
+            line = line[:-1]  # the \r of a \r\n line break (a last line has no line break)
+        if not line:
             continue
-        if len(code) > MAX_IDENTIFIER:
+        if len(line) > MAX_IDENTIFIER:
             raise BodyError(f"line {number}: visitor code longer than {MAX_IDENTIFIER} characters")
-        codes.append(code)
+        codes.append(line)
     return codes
 
 
 def parse_map_updates(body: bytes) -> dict[str, dict[str, Any]]:
-    """The ``{"<key>": {"<field>": <any JSON>}}`` body of ``POST /map/maps``."""
+    """The ``{"<key>": {"<field>": <any JSON>}}`` body of ``POST /map/maps``.
+
+    Each field value is a JSON value on its own: at most :data:`MAX_JSON_DEPTH` levels deep,
+    finite numbers only, encodable texts; the error names the key and the field.
+    """
     try:
-        data = loads(body) if body.strip() else None
-    except ValueError as exc:  # malformed JSON, NaN or Infinity, bad UTF-8
-        raise BodyError(f"the JSON body is malformed: {exc}") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BodyError(f"the body is not valid UTF-8 (byte {exc.start})") from None
+    data, check = _decode_document(text, MAX_JSON_DEPTH + 2) if text.strip() else (None, False)
     if not isinstance(data, dict):
         raise BodyError('the body must be a JSON object {"<key>": {...}}')
     for key, fields in data.items():
+        if has_surrogate(key):
+            raise BodyError(f"key {key[:40]!r}: a text with {_NOT_ENCODABLE}")
         if not key or len(key) > MAX_IDENTIFIER:
             raise BodyError(f"key {key[:40]!r}: 1 to {MAX_IDENTIFIER} characters")
         if not isinstance(fields, dict):
             raise BodyError(f"key {key!r}: the value must be a JSON object")
+        if check:
+            for name, value in fields.items():
+                if has_surrogate(name):
+                    raise BodyError(f"key {key!r}, field {name[:40]!r}: {_NOT_ENCODABLE}")
+                problem = json_problem(value)
+                if problem is not None:
+                    raise BodyError(f"key {key!r}, field {name[:40]!r}: {problem}")
     return data
 
 
@@ -582,8 +795,8 @@ def identifier_list(raw: str | None, param: str, *, limit: int = 100) -> list[st
         raise QueryError(param, "missing (a JSON array of strings)")
     try:
         values = loads(raw)
-    except ValueError:
-        raise QueryError(param, "not a JSON array of strings") from None
+    except ValueError as exc:
+        raise QueryError(param, f"not a JSON array of strings ({exc})") from None
     # Numbers are read as their text; a boolean is no identifier (bool is an int in Python).
     if not isinstance(values, list) or not all(
         isinstance(v, (str, int)) and not isinstance(v, bool) for v in values
@@ -601,15 +814,18 @@ def identifier_list(raw: str | None, param: str, *, limit: int = 100) -> list[st
 def query_int(
     raw: str | None, param: str, *, low: int | None = None, high: int | None = None
 ) -> int | None:
-    """An optional integer query parameter within ``[low, high]``."""
+    """An optional integer query parameter within ``[low, high]`` (signed 64 bits without)."""
     if raw is None or raw == "":
         return None
     try:
         value = int(raw)
     except ValueError:
         raise QueryError(param, f"{raw[:40]!r} is not an integer") from None
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise QueryError(param, f"{value} is outside {low}..{high}")
+    low = INT64_MIN if low is None else low
+    high = INT64_MAX if high is None else high
+    if not low <= value <= high:
+        shown = f"{raw[:40]}..." if len(raw) > 40 else raw
+        raise QueryError(param, f"{shown} is outside {low}..{high}")
     return value
 
 

@@ -100,7 +100,13 @@ def expected_feed(codes: list[str]) -> pd.DataFrame:
             }
         )
         rows.append(
-            base | {"kind": "page", "href": f"https://shop.example/p/{i}", "title": f"Product {i}"}
+            base
+            | {
+                "kind": "page",
+                "href": f"https://shop.example/p/{i}",
+                "title": f"Product {i}",
+                "referrers_indices": [],  # always in the feed, [] when none were sent
+            }
         )
         rows.append(
             base
@@ -133,7 +139,16 @@ def expected_feed(codes: list[str]) -> pd.DataFrame:
                 base | {"kind": "conversion", "goal_id": 1002, "revenue": 0.0, "negative": True}
             )
 
-    return conform(pd.DataFrame(rows), VISITOR_FEED)
+    return conform(_lists_or_none(pd.DataFrame(rows)), VISITOR_FEED)
+
+
+def _lists_or_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """pandas fills the rows without referrers_indices with NaN; the loader gives None."""
+    if "referrers_indices" in frame:
+        frame["referrers_indices"] = [
+            v if isinstance(v, list) else None for v in frame["referrers_indices"]
+        ]
+    return frame
 
 
 TIME_COLUMNS = ["visit_started", "visit_last_event", "time"]
@@ -467,7 +482,7 @@ def naive_feed(answers: dict[str, dict], site: str) -> pd.DataFrame:
                             rows.append(row | {"value": value, "count": count})
                     else:
                         rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = _lists_or_none(pd.DataFrame(rows))
     for column in TIME_COLUMNS:
         frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
     frame = conform(frame, VISITOR_FEED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -159,3 +160,158 @@ def test_serve_and_the_emulator_module_share_one_parser(
         text = capsys.readouterr().out
         assert "--token-ttl" in text and "(default: 3600.0)" in text
         assert "(default: demo-client)" in text and "(default: None)" not in text
+
+
+def test_access_log_prints_each_request_on_stdout() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kameleoon_pandas.emulator", "--port", "0", "--access-log"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" on ", 1)[1].strip()
+        while "Ctrl-C" not in proc.stdout.readline():
+            pass
+        with httpx.Client(base_url=url, timeout=10) as http:
+            http.get("/map/map", params={"siteCode": "s", "key": "k"})
+            http.post("/visit/events", params={"siteCode": "s"}, content="eventType=nope")
+            http.get("/map/maps", params={"siteCode": "s"})
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    logged = [line for line in out.splitlines() if " ms" in line]
+    assert len(logged) == 3, out
+    assert re.fullmatch(r"GET /map/map 200 \d+\.\d ms", logged[0])
+    assert re.fullmatch(r"POST /visit/events 204 \d+\.\d ms", logged[1])
+    assert re.fullmatch(r"GET /map/maps 400 \d+\.\d ms", logged[2])
+    assert "ms" not in err
+
+
+def test_without_access_log_serve_prints_no_request_lines() -> None:
+    args = cli.build_parser().parse_args(["serve"])
+    assert args.access_log is False
+    assert cli.build_parser().parse_args(["serve", "--access-log"]).access_log is True
+
+
+def test_faults_is_a_comma_separated_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    parse = cli.build_parser().parse_args
+    assert parse(["serve"]).faults == ("429", "500", "drop")
+    assert parse(["serve", "--faults", "429,lost-ack"]).faults == ("429", "lost-ack")
+    assert parse(["serve", "--faults", "lost-ack, 500"]).faults == ("lost-ack", "500")
+    assert parse(["serve", "--faults", ""]).faults == ()
+    with pytest.raises(SystemExit) as info:
+        parse(["serve", "--faults", "429,teapot"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--faults" in err and "'teapot'" in err and "lost-ack" in err
+
+
+def test_help_documents_the_fault_kinds(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--faults KIND[,KIND...]" in text
+    assert "(default: 429,500,drop)" in text
+    for kind in ("429", "500", "drop", "lost-ack"):
+        assert kind in text
+    assert "handled and stored, then the connection is dropped" in text
+    assert "--access-log" in text and "time in ms" in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--token-ttl", "nan"], "--token-ttl"),
+        (["--token-ttl", "inf"], "--token-ttl"),
+        (["--latency-ms", "-inf"], "--latency-ms"),
+        (["--fault-rate", "nan"], "--fault-rate"),
+        (["--max-event-body", "1e3"], "--max-event-body"),
+        (["--seed-number", "-1"], "--seed-number"),
+        (["--port", "-5"], "--port"),
+    ],
+)
+def test_bad_numbers_are_clean_argparse_errors(
+    capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["serve", *flags])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+
+
+def test_demo_seed_number_must_not_be_negative(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--seed-number", "-1"])
+    assert info.value.code == 2
+    assert "--seed-number" in capsys.readouterr().err
+
+
+def test_a_negative_seed_number_in_the_foreground_server_is_refused() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kameleoon_pandas.emulator",
+            "--seed",
+            "demo",
+            "--seed-number",
+            "-1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--seed-number" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("token_ttl", float("nan"), ValueError),
+        ("token_ttl", float("inf"), ValueError),
+        ("latency_ms", float("-inf"), ValueError),
+        ("fault_rate", float("nan"), ValueError),
+        ("fault_rate", 1.5, ValueError),
+        ("token_ttl", -1, ValueError),
+        ("max_event_body", 1.5, TypeError),
+        ("max_small_body", True, TypeError),
+        ("require_auth", "yes", TypeError),
+        ("client_id", 7, TypeError),
+        ("faults", ("429", "boom"), ValueError),
+    ],
+)
+def test_options_refuse_what_they_cannot_hold(field: str, value: object, error: type) -> None:
+    from kameleoon_pandas.emulator import EmulatorOptions, serve
+
+    with pytest.raises(error, match=f"EmulatorOptions.{field}"):
+        EmulatorOptions(**{field: value})
+    options = EmulatorOptions()
+    with pytest.raises(error, match=f"EmulatorOptions.{field}"):
+        setattr(options, field, value)
+    with pytest.raises(error), serve(**{field: value}):
+        pass
+
+
+def test_a_token_lifetime_given_as_an_integer_is_read_as_seconds() -> None:
+    from kameleoon_pandas.emulator import EmulatorOptions
+
+    assert EmulatorOptions(token_ttl=60).token_ttl == 60.0
+    assert EmulatorOptions(faults="lost-ack").faults == ("lost-ack",)
+    assert EmulatorOptions(faults=["500", "500"]).faults == ("500",)
+
+
+def test_seeding_with_a_negative_random_seed_is_a_clear_error() -> None:
+    from kameleoon_pandas.emulator import EmulatorState, seed_state
+
+    state = EmulatorState(":memory:")
+    with pytest.raises(ValueError, match="random_seed must be an integer >= 0"):
+        seed_state(state, "demo", random_seed=-1)
+    state.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import time
 
 import httpx
@@ -127,3 +128,83 @@ async def test_in_process_a_drop_raises_to_the_caller() -> None:
                 kinds.add("drop")
     state.close()
     assert kinds == {429, 500, "drop"}
+
+
+def test_lost_ack_stores_the_request_then_drops_the_answer(
+    http: httpx.Client, emu: EmulatorServer, site: str
+) -> None:
+    emu.options.faults = ("lost-ack",)
+    emu.options.fault_rate = 1.0
+    sent = line(eventType="conversion", goalId=5, revenue=2.5, visitorCode="lost")
+    with pytest.raises(httpx.TransportError):  # the answer never comes
+        post_events(http, site, sent)
+    with pytest.raises(httpx.TransportError):
+        post_events(http, site, sent)  # the client's retry, same nonce
+    emu.options.fault_rate = 0.0
+    conversions = feed(http, site, visitorCode="lost")["currentVisit"]["conversionEvents"]
+    assert [c["data"]["revenue"] for c in conversions] == [2.5]  # stored once
+    with httpx.Client(base_url=emu.url) as fresh:  # and the server is fine
+        assert fresh.get("/map/map", params={"siteCode": site, "key": "k"}).status_code == 200
+
+
+def test_the_fault_kinds_are_selectable(http: httpx.Client, emu: EmulatorServer, site: str) -> None:
+    emu.options.fault_rate = 1.0
+    emu.options.faults = ("429",)
+    assert {outcome(http, site) for _ in range(20)} == {"429"}
+    emu.options.faults = ("500", "lost-ack")
+    seen = collections.Counter(outcome(http, site) for _ in range(60))
+    assert set(seen) == {"500", "drop"} and min(seen.values()) >= 10
+    emu.options.faults = ()  # no kind: no fault, whatever the rate
+    assert {outcome(http, site) for _ in range(10)} == {"200"}
+    with pytest.raises(ValueError, match="'nope'"):
+        emu.options.faults = ("500", "nope")
+    assert emu.options.faults == ()
+
+
+def test_the_default_fault_kinds_never_store_anything() -> None:
+    from kameleoon_pandas.emulator import EmulatorOptions
+
+    assert EmulatorOptions().faults == ("429", "500", "drop")
+
+
+@pytest.mark.anyio
+async def test_in_process_a_lost_ack_stores_then_raises() -> None:
+    from kameleoon_pandas.emulator import EmulatorOptions
+
+    state = EmulatorState(":memory:")
+    app = create_app(state, EmulatorOptions(fault_rate=1.0, faults=("lost-ack",)))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+        with pytest.raises(InjectedDrop):
+            await client.post(
+                "/visit/events",
+                params={"siteCode": "s"},
+                content=line(eventType="page", href="kept", visitorCode="in"),
+            )
+    assert [row[3] for row in state.visitor_events("s", ["in"])] == ["page"]
+    state.close()
+
+
+def test_the_access_log_names_method_path_status_and_time(
+    http: httpx.Client, emu: EmulatorServer, site: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from kameleoon_pandas.emulator.faults import ACCESS_LOGGER
+
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    http.get("/map/map", params={"siteCode": site, "key": "k"})  # off: nothing logged
+    emu.options.access_log = True
+    http.get("/map/map", params={"siteCode": site, "key": "k"})
+    post_events(http, site, line(eventType="page", href="x", visitorCode="logged"))
+    http.get("/nowhere")
+    emu.options.fault_rate, emu.options.faults = 1.0, ("500",)
+    http.get("/map/map", params={"siteCode": site, "key": "k"})
+    lines = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert len(lines) == 4, lines
+    pattern = r"(GET|POST) /[a-z/]+ \d{3} \d+\.\d ms( \(.+\))?"
+    assert all(re.fullmatch(pattern, text) for text in lines), lines
+    assert lines[0].startswith("GET /map/map 200 ")
+    assert lines[1].startswith("POST /visit/events 204 ")
+    assert lines[2].startswith("GET /nowhere 404 ")
+    assert lines[3].startswith("GET /map/map 500 ") and lines[3].endswith("(injected 500)")

@@ -166,4 +166,9 @@ def test_a_line_is_stored_as_received_and_read_back_decoded(model: EmulatorModel
     [(code, time, _seq, kind, stored)] = model.state.visitor_events(SITE, ["v1"])
     assert (code, time, kind, stored) == ("v1", T0, "page", text)
     visit = model.visitor_feed(SITE, visitor_code="v1", now=T0)["currentVisit"]
-    assert visit["pageEvents"][0]["data"] == {"href": "https://x.example/", "title": "Two words"}
+    # referrersIndices is always there, [] when none were sent (data-api.md 3.1).
+    assert visit["pageEvents"][0]["data"] == {
+        "href": "https://x.example/",
+        "title": "Two words",
+        "referrersIndices": [],
+    }

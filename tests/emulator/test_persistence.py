@@ -39,3 +39,18 @@ def test_a_restart_on_the_same_file_keeps_everything(tmp_path: Path) -> None:
         pages = feed(http, "persist01", visitorCode="p1")["currentVisit"]["pageEvents"]
         assert [p["data"]["href"] for p in pages] == ["kept", "new"]
     assert db.exists() and first_port > 0
+
+
+def test_events_without_a_nonce_stay_distinct_across_restarts(tmp_path: Path) -> None:
+    db = tmp_path / "nonceless.sqlite"
+    # The browser engine sends product events without a nonce: each one is a new event.
+    buys = "\n".join(["eventType=productBuy&ean=N1"] * 3)
+    for _ in range(2):  # 3 buys, a restart, 3 more buys
+        with serve(db=db) as srv, httpx.Client(base_url=srv.url) as http:
+            response = http.post("/product/events", params={"siteCode": "nonce01"}, content=buys)
+            assert response.status_code == 204
+    with serve(db=db) as srv, httpx.Client(base_url=srv.url) as http:
+        counters = http.get(
+            "/product/productCounters", params={"siteCode": "nonce01", "eans": '["N1"]'}
+        ).json()
+    assert counters == {"N1": {"v": 0, "atcq": 0, "bq": 6}}

@@ -322,3 +322,89 @@ def test_the_server_answers_its_own_env(emu: EmulatorServer) -> None:
     assert env["KAMELEOON_SITE_CODES"].split(",") == emu.site_codes
     assert emu.url.startswith("http://127.0.0.1:")
     assert "demo-secret" not in repr(emu) + repr(emu.options)
+
+
+def test_forget_takes_each_code_exactly_as_written(http: httpx.Client, site: str) -> None:
+    codes = ["abc", " abc ", "x", "x\x85", "tab\t", "crlf"]
+    for code in codes:
+        post_events(http, site, line(eventType="page", href="x", visitorCode=code))
+    # Only the line break goes: \n, or the \r\n of crlf. " abc " is not abc, x\x85 is not x.
+    body = " abc \nx\x85\ntab\t\ncrlf\r\n"
+    assert http.post("/visit/forget", params={"siteCode": site}, content=body).status_code == 204
+    left = {code for code in codes if feed(http, site, visitorCode=code)}
+    assert left == {"abc", "x"}
+
+
+def test_page_events_always_carry_referrers_indices(http: httpx.Client, site: str) -> None:
+    post_events(
+        http,
+        site,
+        line(eventType="page", href="none", visitorCode="ri"),
+        line(eventType="page", href="some", referrersIndices="[3, 1]", visitorCode="ri"),
+    )
+    events = [
+        {"eventType": "page", "nonce": nonce(), "visitorCode": "ri", "href": "json"},
+        {"eventType": "page", "nonce": nonce(), "visitorCode": "ri", "href": "json2",
+         "referrersIndices": [2]},
+    ]  # fmt: skip
+    http.post("/visit/events", params={"siteCode": site, "json": "true"}, json=events)
+    pages = feed(http, site, visitorCode="ri", page="true")["currentVisit"]["pageEvents"]
+    assert [(p["data"]["href"], p["data"]["referrersIndices"]) for p in pages] == [
+        ("none", []),
+        ("some", [3, 1]),
+        ("json", []),
+        ("json2", [2]),
+    ]
+
+
+def test_mapping_identifier_is_kept_on_the_events_that_carried_it(
+    http: httpx.Client, site: str
+) -> None:
+    post_events(
+        http,
+        site,
+        line(
+            eventType="customData",
+            index=1,
+            valuesCountMap='{"crm-mi": 1}',
+            mappingIdentifier="true",
+            visitorCode="mi",
+        ),
+        line(eventType="customData", index=2, valuesCountMap='{"plain": 1}', visitorCode="mi"),
+        line(
+            eventType="customData",
+            index=3,
+            valuesCountMap='{"off": 1}',
+            mappingIdentifier="false",
+            visitorCode="mi",
+        ),
+    )
+    events = feed(http, site, visitorCode="mi")["currentVisit"]["customDataEvents"]
+    assert [e["data"] for e in events] == [
+        {"index": 1, "valuesCountMap": {"crm-mi": 1}, "overwrite": True, "mappingIdentifier": True},
+        {"index": 2, "valuesCountMap": {"plain": 1}, "overwrite": True},
+        {"index": 3, "valuesCountMap": {"off": 1}, "overwrite": True},
+    ]
+    # and the link works (the JavaScript SDK reads the visitor back by its mapping value)
+    assert feed(http, site, mappingValue="crm-mi")["currentVisit"]["visitorCode"] == "mi"
+
+
+def test_browser_names_follow_the_contract(http: httpx.Client, site: str) -> None:
+    post_events(
+        http,
+        site,
+        # Only the index, as the official Python SDK sends: the Python SDK's name.
+        line(eventType="staticData", browserIndex=1, visitorCode="py"),
+        # A name with the index, as the official JavaScript SDK sends: that name is kept.
+        line(eventType="staticData", browser="IE", browserIndex=1, visitorCode="js"),
+        # Both in one visit: each event is named on its own, the later one wins.
+        line(eventType="staticData", browser="IE", browserIndex=1, visitorCode="both"),
+        line(eventType="staticData", browserIndex=0, osIndex=4, visitorCode="both"),
+    )
+
+    def browser(code: str) -> dict:
+        return feed(http, site, visitorCode=code)["currentVisit"]["staticDataEvent"]["data"]
+
+    assert browser("py") == {"browser": "INTERNET_EXPLORER"}
+    assert browser("js") == {"browser": "IE"}
+    assert browser("both") == {"browser": "CHROME", "os": "ANDROID"}

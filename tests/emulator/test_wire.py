@@ -78,7 +78,7 @@ def test_visit_event_takes_the_visitor_from_the_query() -> None:
     assert event.visitor_code == "fromquery"
 
 
-def test_custom_data_mapping_identifier_is_not_part_of_the_data() -> None:
+def test_custom_data_mapping_identifier_is_kept_in_the_data_when_true() -> None:
     params = {
         "eventType": "customData",
         "nonce": "0" * 16,
@@ -89,7 +89,17 @@ def test_custom_data_mapping_identifier_is_not_part_of_the_data() -> None:
     }
     event = wire.parse_visit_event(params, None)
     assert event.mapping_identifier is True
-    assert event.data == {"index": 1, "valuesCountMap": {"crm-1": 1}, "overwrite": True}
+    # The feed shows mappingIdentifier: true on the event that carried it (data-api.md 3.1).
+    assert event.data == {
+        "index": 1,
+        "valuesCountMap": {"crm-1": 1},
+        "overwrite": True,
+        "mappingIdentifier": True,
+    }
+    params["mappingIdentifier"] = "false"
+    event = wire.parse_visit_event(params, None)
+    assert event.mapping_identifier is False
+    assert "mappingIdentifier" not in event.data
 
 
 def ev(kind: str | None, **params: str) -> dict[str, str]:
@@ -166,3 +176,66 @@ def test_identifier_list_limits_and_names_the_parameter() -> None:
         wire.identifier_list(json.dumps([str(i) for i in range(101)]), "eans")
     with pytest.raises(wire.QueryError, match=r"'keys'.*JSON array"):
         wire.identifier_list("a,b", "keys")
+
+
+def test_loads_is_bounded_in_depth_and_refuses_non_finite_numbers_and_lone_surrogates() -> None:
+    depth = wire.MAX_JSON_DEPTH
+    assert wire.MAX_JSON_DEPTH == 64  # the encoder refuses with the same number
+    assert wire.loads("[" * depth + "]" * depth) is not None  # 64 levels: fine
+    for text, reason in [
+        ("[" * (depth + 1) + "]" * (depth + 1), "deeper than 64"),
+        ("[" * 100_000 + "]" * 100_000, "deeper than 64"),
+        ('{"a": 1e400}', "not finite"),
+        ("[-1e400]", "not finite"),
+        ("[NaN]", "NaN"),
+        ("[Infinity]", "Infinity"),
+        ('["\\ud800"]', "surrogate"),
+        ('{"\\udfff": 1}', "surrogate"),
+        ("[1" + "0" * 5000 + "]", "digits"),
+    ]:
+        with pytest.raises(ValueError, match=reason):
+            wire.loads(text)
+    assert wire.loads('["\\ud83d\\ude00"]') == ["\U0001f600"]  # a surrogate pair is one character
+    assert wire.loads(b'{"a": [1, 2.5]}') == {"a": [1, 2.5]}
+
+
+def test_json_problem_walks_any_depth_without_recursion() -> None:
+    value: list = []
+    for _ in range(100_000):
+        value = [value]
+    assert wire.json_problem(value) == "JSON nested deeper than 64 levels"
+    assert wire.json_problem({"a": [1.0, float("inf")]}) is not None
+    assert wire.json_problem({"a": "x\ud800"}) is not None
+    assert wire.json_problem({"a": [1, "ok", None, True, {"b": 2.5}]}) is None
+
+
+@pytest.mark.parametrize(
+    ("convert", "value"),
+    [
+        (wire.to_int, "9223372036854775808"),
+        (wire.to_int, "-9223372036854775809"),
+        (wire.to_int, 2**63),
+        (wire.to_int, 1e19),
+        (wire.to_quantity, "99999999999999999999"),
+        (wire.to_float, 10**400),
+        (wire.to_float, "1e400"),
+        (wire.to_float, "nan"),
+        (wire.to_counts, '{"a": 99999999999999999999}'),
+        (wire.to_int_array, "[99999999999999999999]"),
+    ],
+)
+def test_typed_values_stay_inside_64_bits_and_finite(convert, value) -> None:
+    with pytest.raises(ValueError):
+        convert(value)
+
+
+def test_typed_integers_at_the_64_bit_limits_are_read() -> None:
+    assert wire.to_int("9223372036854775807") == 2**63 - 1
+    assert wire.to_int("-9223372036854775808") == -(2**63)
+
+
+def test_forget_codes_are_taken_exactly_as_written() -> None:
+    body = " abc \nx\x85\nplain\r\n\n\r\nlast\r".encode()
+    # Only the line break goes; an empty line (or a lone \r\n) is no code; a last line has no
+    # line break, so its \r stays.
+    assert wire.parse_forget_body(body) == [" abc ", "x\x85", "plain", "last\r"]
