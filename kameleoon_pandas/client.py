@@ -530,6 +530,8 @@ class AsyncClient:
         return self._token_provider.secrets if self._token_provider is not None else ()
 
     async def _send_token_request(self, request: httpx.Request) -> httpx.Response:
+        # Built outside this client (``_auth``): it still names us, as every request does.
+        request.headers.setdefault("User-Agent", self._http.headers["User-Agent"])
         # Outside the semaphore: requests waiting for the token hold slots, and must not
         # starve the one request that fetches it.
         return await self._send_with_retries(
