@@ -7,6 +7,7 @@ once; ``serve`` returns only once uvicorn reports it is accepting connections.
 from __future__ import annotations
 
 import asyncio
+import html
 import socket
 import threading
 import time
@@ -14,13 +15,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from .options import EmulatorOptions
 from .routes import create_app
 from .state import EmulatorState
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 DEFAULT_SITE_CODES = ["demosite01"]
 DEFAULT_HOST = "127.0.0.1"
@@ -153,8 +157,64 @@ class EmulatorServer:
             "KAMELEOON_SITE_CODES": ",".join(self.site_codes),
         }
 
+    def client(self, **settings: Any) -> Client:
+        """A ready ``kp.Client`` for this server: its URLs, credentials and site codes.
+
+        Parameters
+        ----------
+        **settings
+            Any other :class:`kameleoon_pandas.Client` argument (``cache=True``,
+            ``max_concurrency=...``), or an override of the ones filled in here.
+
+        Returns
+        -------
+        kameleoon_pandas.Client
+            Close it (or use ``with``) when done; the server does not own it.
+
+        Examples
+        --------
+        >>> from kameleoon_pandas.emulator import serve
+        >>> with serve(seed="demo") as srv, srv.client() as client:
+        ...     client.site_code
+        'demosite01'
+        """
+        # The one place the emulator touches the client side, and only when asked: a
+        # convenience for users; nothing the server does depends on it.
+        from ..client import Client
+
+        given = {
+            "site_codes": self.site_codes,
+            "base_url": self.url,
+            "token_url": self.token_url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        return Client(**{**given, **settings})
+
     def __repr__(self) -> str:
         return f"EmulatorServer(url={self.url!r}, site_codes={self.site_codes!r})"
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("Data API", self.url),
+            ("token endpoint", self.token_url),
+            ("client_id", self.client_id),
+            ("site codes", ", ".join(self.site_codes)),
+            ("auth required", "yes" if self.options.require_auth else "no"),
+            ("strict", "yes" if self.options.strict else "no"),
+            (
+                "faults",
+                f"{self.options.fault_rate:g} of requests" if self.options.fault_rate else "none",
+            ),
+            ("latency", f"{self.options.latency_ms:g} ms" if self.options.latency_ms else "none"),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            for k, v in rows
+        )
+        # The secret stays out: srv.client_secret or srv.env() give it to code that needs it.
+        return f"<div><strong>Kameleoon Data API emulator</strong><table>{body}</table></div>"
 
 
 def prepare(

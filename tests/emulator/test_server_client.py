@@ -1,0 +1,28 @@
+"""``srv.client()`` gives a ready client; the server renders in Jupyter without its secret."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+import kameleoon_pandas as kp
+from kameleoon_pandas.emulator import serve
+
+
+def test_srv_client_is_ready_and_takes_other_settings(tmp_path) -> None:
+    with serve(seed="demo", require_auth=True) as srv:
+        with srv.client() as client:
+            assert isinstance(client, kp.Client)
+            assert client.site_codes == srv.site_codes and client.site_code == srv.site_codes[0]
+            assert client.settings.token_url == srv.token_url
+            frame = pd.DataFrame({"key": ["k"], "a": [1]})
+            kp.push_maps(frame, client=client).raise_for_failures()
+            assert kp.read_maps(["k"], client=client)["a"].tolist() == [1]  # auth worked
+        with srv.client(cache=tmp_path / "c.sqlite", site_code=srv.site_codes[1]) as other:
+            assert other.site_code == srv.site_codes[1] and other.cache is not None
+
+
+def test_the_server_renders_as_html_without_its_secret() -> None:
+    with serve(client_secret="very-secret-value", fault_rate=0.1) as srv:
+        shown = srv._repr_html_()
+    assert srv.url in shown and srv.client_id in shown and "0.1 of requests" in shown
+    assert "very-secret-value" not in shown and "very-secret-value" not in repr(srv)
