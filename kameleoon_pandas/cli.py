@@ -7,6 +7,7 @@ flags and defaults are those of ``python -m kameleoon_pandas.emulator``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -58,7 +59,19 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo  # written by the notebooks room; imported only when asked for
 
-    path = run_demo(out_dir=Path(args.out), random_seed=args.seed_number, progress=True)
+    out = Path(args.out).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK):
+            raise PermissionError(f"{str(out)!r} is not writable")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(
+            f"kameleoon-pandas demo: cannot write the report to --out {args.out}: {reason}",
+            file=sys.stderr,
+        )
+        return 2
+    path = run_demo(out_dir=out, random_seed=args.seed_number, progress=True)
     print(path)
     return 0
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import signal
+import sqlite3
 import sys
 import threading
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Any
 
 from .faults import ACCESS_LOGGER
@@ -186,6 +189,23 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _unusable_db(db: str) -> str | None:
+    """Why the database file ``db`` cannot be opened or created, or None when it can."""
+    if db == ":memory:":
+        return None
+    path = Path(db).expanduser()
+    if path.is_dir():
+        return "it is a folder, not a file"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {str(folder)!r} does not exist"
+    if path.exists():
+        return (
+            None if os.access(path, os.R_OK | os.W_OK) else "the file is not readable and writable"
+        )
+    return None if os.access(folder, os.W_OK) else f"the folder {str(folder)!r} is not writable"
+
+
 def run(args: argparse.Namespace, *, prog: str = PROG) -> int:
     """Serve in the foreground until Ctrl-C or SIGTERM, as ``args`` (from :func:`build_parser`) say.
 
@@ -205,9 +225,19 @@ def run(args: argparse.Namespace, *, prog: str = PROG) -> int:
     """
     from .server import run_foreground
 
+    problem = _unusable_db(args.db)
+    if problem:
+        print(f"{prog}: cannot use --db {args.db}: {problem}", file=sys.stderr)
+        return 2
+
     def announce(server: EmulatorServer) -> None:
         lines = [
             f"Kameleoon Data API emulator on {server.url}",
+            *(
+                [f"  listening on   {args.host}:{server.port} (every interface)"]
+                if args.host in ("0.0.0.0", "::", "")
+                else []
+            ),
             f"  token URL      {server.token_url}",
             f"  client id      {server.client_id}",
             f"  client secret  {server.client_secret}",
@@ -236,6 +266,9 @@ def run(args: argparse.Namespace, *, prog: str = PROG) -> int:
             # Every EmulatorOptions field has the flag of the same name (--token-ttl: token_ttl).
             **{name: getattr(args, name) for name in EmulatorOptions.field_names()},
         )
+    except sqlite3.Error as exc:
+        print(f"{prog}: cannot use --db {args.db}: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"{prog}: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

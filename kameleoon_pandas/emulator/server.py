@@ -65,6 +65,18 @@ def uvicorn_config(app: Any, *, access_log: bool = False) -> uvicorn.Config:
     )
 
 
+def base_url(host: str, port: int) -> str:
+    """The URL a client on this machine connects to: a wildcard bind (``0.0.0.0``, ``::``) is
+    reached on loopback, an IPv6 address goes in brackets."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 @dataclass
 class EmulatorServer:
     """A running emulator: its URLs, credentials, site codes, live options and state.
@@ -326,7 +338,7 @@ def serve(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the emulator did not start within {_READY_TIMEOUT:g} s")
             time.sleep(0.005)
-        yield EmulatorServer(f"http://{host}:{bound_port}", options, state, site_codes)
+        yield EmulatorServer(base_url(host, bound_port), options, state, site_codes)
     finally:
         if server is not None:
             server.should_exit = True
@@ -376,7 +388,7 @@ def run_foreground(
     try:
         sock = bind_socket(host, port)
         bound_port = sock.getsockname()[1]
-        info = EmulatorServer(f"http://{host}:{bound_port}", options, state, site_codes)
+        info = EmulatorServer(base_url(host, bound_port), options, state, site_codes)
         if on_ready is not None:
             on_ready(info)
         server = uvicorn.Server(uvicorn_config(create_app(state, options)))

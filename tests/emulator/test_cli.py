@@ -315,3 +315,36 @@ def test_seeding_with_a_negative_random_seed_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="random_seed must be an integer >= 0"):
         seed_state(state, "demo", random_seed=-1)
     state.close()
+
+
+def test_unusable_paths_and_wildcard_hosts_get_clean_messages(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from kameleoon_pandas.emulator.server import base_url
+
+    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "kameleoon_pandas.cli", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    missing = tmp_path / "no" / "such" / "x.sqlite"
+    done = cli("serve", "--db", str(missing))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"kameleoon-pandas serve: cannot use --db {missing}: the folder "
+        f"'{missing.parent}' does not exist"
+    )
+    done = cli("serve", "--db", str(tmp_path))
+    assert done.returncode == 2 and "is a folder" in done.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    done = cli("demo", "--out", str(blocked / "reports"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot write the report to --out" in done.stderr
+    assert base_url("0.0.0.0", 8787) == "http://127.0.0.1:8787"
+    assert base_url("::", 1) == "http://[::1]:1" and base_url("::1", 2) == "http://[::1]:2"
+    assert base_url("localhost", 3) == "http://localhost:3"
