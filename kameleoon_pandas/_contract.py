@@ -15,8 +15,11 @@ __all__ = [
     "DEFAULT_TTL_HOURS",
     "EVENT_BODY_LIMIT",
     "FEED_KINDS",
+    "INT64_MAX",
+    "INT64_MIN",
     "KIND_FLAGS",
     "MAX_ID_LENGTH",
+    "MAX_JSON_DEPTH",
     "MAX_KEYS_PER_CALL",
     "MAX_PREVIOUS_VISITS",
     "MAX_TTL_HOURS",
@@ -25,6 +28,13 @@ __all__ = [
 
 #: Identifiers (visitor codes, mapping values, EANs, map keys) are at most 100 characters (§1).
 MAX_ID_LENGTH: Final = 100
+#: Typed integers (ids, counts, quantities) are signed 64-bit: what the server and its storage
+#: hold [chosen, data-api.md section 1: a number outside 64 bits is a 400].
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+#: JSON values (a JSON parameter such as ``metadata``, a map field) nest at most this many levels
+#: of arrays and objects: a value inside 64 levels is fine, a 65th level is refused [chosen, §1].
+MAX_JSON_DEPTH: Final = 64
 #: The most keys (EANs, map keys) one call may carry (§3.5-3.7).
 MAX_KEYS_PER_CALL: Final = 100
 #: ``maxNumberPreviousVisits`` is 1..25 (§3.1).

@@ -213,14 +213,16 @@ def run_push(
     post_kwargs: dict[str, Any],
     dry_run: bool,
     progress: bool | None,
-    retry: Callable[[pd.DataFrame], PushReport],
+    retry: Callable[[pd.DataFrame, np.ndarray], PushReport],
     started: float,
 ) -> PushReport:
     """Send ``jobs`` with ``client.async_client.<post_name>`` (or, for a dry run, only count them).
 
     ``df`` is the frame the job rows are positions of; ``invalid()`` (called once every job has
     been encoded) gives the invalid cells and how many rows they refuse; ``retry`` becomes
-    :meth:`PushReport.retry <kameleoon_pandas.report.PushReport.retry>` (not for a dry run).
+    :meth:`PushReport.retry <kameleoon_pandas.report.PushReport.retry>` (not for a dry run):
+    it is called with the failed rows and their positions in ``df`` (an event writer sends them
+    with the nonces of this push).
     """
     sent: list[np.ndarray] = []
     failed: list[tuple[np.ndarray, str]] = []
@@ -269,7 +271,8 @@ def run_push(
         if failed
         else (np.empty(0, dtype=object))
     )
-    failed_frame = df.iloc[failed_pos[order]]
+    failed_rows = failed_pos[order]
+    failed_frame = df.iloc[failed_rows]
     failures = pd.DataFrame(
         {"index": failed_frame.index.to_numpy(dtype=object), "reason": reasons[order]}
     )
@@ -288,5 +291,5 @@ def run_push(
         bytes_sent=stats.bytes_sent,
         elapsed=time.perf_counter() - started,
         dry_run=dry_run,
-        _retry=None if dry_run else retry,
+        _retry=None if dry_run else (lambda frame: retry(frame, failed_rows)),
     )

@@ -45,9 +45,10 @@ class PushReport:
         label. Nothing was sent for those rows.
     failed : pandas.DataFrame
         The input rows (columns and index labels as given) whose request still failed after
-        the client's retries. Push it again with the same arguments, or call :meth:`retry`:
-        the same rows under the same index labels give the same nonces, so an event that did
-        arrive is not counted twice.
+        the client's retries. Call :meth:`retry`: they go again with the nonces of the first
+        push, so an event that did arrive is not counted twice. Pushing the whole frame again
+        is as safe; pushing only these rows yourself is too with ``key=``, or when no two rows
+        of the frame were identical (identical rows are told apart by their rank).
     failures : pandas.DataFrame
         ``index, reason``: why each failed row failed (the error after the client's retries).
     requests : int
@@ -160,8 +161,9 @@ class PushReport:
 
         Only the frame changes: the writer, client, site code and the writer's other arguments
         (kind, renames, ``key``, ``ttl_hours``, ``progress``) are those of the first push. The
-        failed rows keep their index labels and values, so events get the same nonces as the
-        first time: one that did arrive is not stored twice.
+        failed events are sent with the nonces they had the first time (a ``nonce`` column is
+        filled in on a copy of :attr:`failed` for it), so one that did arrive is not stored
+        twice.
 
         Returns
         -------

@@ -7,17 +7,23 @@ concurrently through the client (its retries, concurrency cap and rate limit app
 body the server refuses as too large (413) into halves, and returns a
 :class:`~kameleoon_pandas.report.PushReport`.
 
-Visit and product events carry nonces derived from the site code, the kind, the row's index
-label and the values sent, so pushing the same rows again under the same labels, or
-``report.retry()``, does not count an event twice. Map writes merge and forgetting is
-idempotent, so neither needs nonces.
+Visit and product events carry nonces derived from the site code, the kind and either the
+``key=`` columns or the row's content and rank (never its index label, see
+``frames/encode/nonces.py``), so pushing the same events again, from a re-export, a reordered or
+filtered frame or ``report.retry()``, does not count one twice. Map writes merge and forgetting
+is idempotent, so neither needs nonces. Every column a push neither sends nor uses is named in
+one :class:`~kameleoon_pandas.KameleoonWarning`.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +31,7 @@ import pandas as pd
 from . import _push
 from ._config import check_site_code
 from ._docs import shared_doc
-from ._exceptions import ValidationError
+from ._exceptions import KameleoonWarning, ValidationError
 from .client import resolve_client, validate_ttl_hours
 from .frames import encode
 from .report import PushReport
@@ -34,6 +40,23 @@ if TYPE_CHECKING:
     from .client import Client
 
 __all__ = ["forget_visitors", "push_events", "push_maps", "push_product_events"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn_unsent(operation: str, unsent: Sequence[tuple[Any, str | None]]) -> None:
+    """One :class:`KameleoonWarning` naming the columns not sent, at the user's call."""
+    if not unsent:
+        return
+    frame: FrameType | None = sys._getframe(0)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(
+        f"{operation}: not sent: {encode.describe_unsent(unsent)}",
+        KameleoonWarning,
+        stacklevel=level,
+    )
 
 
 def _client_and_site(
@@ -54,6 +77,7 @@ def push_events(
     df: pd.DataFrame,
     kind: str | None = None,
     *,
+    key: Hashable | Sequence[Hashable] | None = None,
     client: Client | None = None,
     site_code: str | None = None,
     dry_run: bool = False,
@@ -65,15 +89,16 @@ def push_events(
     Each row is an event of the visitor in its ``visitor_code`` column or, where that cell is
     missing or the column absent, of the cross-device ``mapping_value``. Columns follow the
     visitor-feed schema, so a frame from :func:`~kameleoon_pandas.read_visitor_feeds` pushes
-    back as it is; columns the kind does not read are ignored. Every row is validated before
-    anything is sent: a bad cell refuses its row (listed in ``report.invalid``) and never stops
-    the others.
+    back as it is; a column no event sends is named in a warning. Every row is validated
+    against the Data API's rules before anything is sent: a bad cell refuses its row (listed
+    in ``report.invalid``) and never stops the others.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        The events, one per row, with unique index labels (they enter the nonces; see Notes)
-        unless a ``nonce`` column gives the nonces (16 hexadecimal digits per row).
+        The events, one per row. The index is not read: its labels only name rows in the
+        report (they may repeat). A ``nonce`` column, where it has a value, gives the event's
+        nonce (16 hexadecimal digits).
     kind : str, optional
         The kind of every row, and the columns it reads (optional ones in brackets):
         ``conversion``: ``goal_id`` [``revenue``, ``negative``, ``metadata``];
@@ -87,6 +112,13 @@ def push_events(
         Case, ``-`` for ``_`` and the wire names (``customData``) are accepted. ``None`` (the
         default) reads each row's kind from a ``kind`` column; a missing or unknown one refuses
         the row.
+    key : str or list of str, optional
+        The column, or columns, that identify an event, such as ``key="order_id"``: each
+        event's nonce is then derived from the site code, the kind and these values only, so
+        the same event pushed again from any export, in any row order and with any other
+        columns, is stored once. A missing key value refuses its row; rows of one kind that
+        share a key are all refused (which of them is right is not guessed). ``None`` derives
+        the nonce from the whole row (see Notes).
     {client}
     {site_code}
     {dry_run}
@@ -108,12 +140,20 @@ def push_events(
     ValidationError
         Before anything is sent, when the frame cannot be read as events: not a DataFrame,
         duplicate column names, a rename naming an unknown schema name or a missing column,
-        duplicate index labels without a ``nonce`` column, no ``visitor_code`` or
-        ``mapping_value`` column, no ``kind`` and no ``kind`` column, an unknown ``kind``, or a
-        column the rows' kinds require missing. Also when ``client`` is not a
-        :class:`~kameleoon_pandas.Client`.
+        ``key`` naming a missing column, no ``visitor_code`` or ``mapping_value`` column, no
+        ``kind`` and no ``kind`` column, an unknown ``kind``, or a column the rows' kinds
+        require missing. Also when ``client`` is not a :class:`~kameleoon_pandas.Client`.
     ConfigurationError
         When no site code is given and the client has no default.
+
+    Warns
+    -----
+    KameleoonWarning
+        Once per push (a dry run too), naming every column with a value that no event sends
+        and that is not used otherwise (identity, ``kind``, ``nonce``, ``key``, the custom
+        data ``value``/``count``/``visit``, a datetime ``time``), with a hint where the name
+        suggests one: ``not sent: 'amount' (map it with revenue='amount'), 'purchased_at'
+        (the Data API stamps events when it receives them)``.
 
     See Also
     --------
@@ -132,24 +172,44 @@ def push_events(
     a datetime column; the time itself is not sent (the server stamps each event when it
     receives it).
 
-    Exactly once rests on the nonces. Unless a ``nonce`` column gives it, an event's nonce is
-    16 hexadecimal digits of a 64-bit hash of the site code, the kind, the row's index label and
-    the values sent for the event. The Data API drops an event whose nonce it has already
-    stored for the site and visitor, so pushing the same rows again under the same labels (a
-    re-run, or :meth:`PushReport.retry`, which keeps the labels) stores nothing twice. A new
-    label or a changed value gives a new nonce, hence a new event: equal rows under different
-    labels are distinct events, and ``reset_index()`` on a filtered frame that was pushed before
-    relabels its rows, which would then be stored again.
+    Exactly once rests on the nonces: the Data API drops an event whose ``(siteCode,
+    visitorCode, nonce)`` it has already stored. Unless a ``nonce`` column gives it, an event's
+    nonce is 16 hexadecimal digits of a 64-bit hash of the site code, the kind and, with
+    ``key=``, the key columns' values; without, every column of the row (by name, sent or
+    not) and the row's rank among the rows identical in every column. Neither the row's
+    position nor its index label enters it, so a re-export pushed again (new rows on top,
+    another order, a filter, ``reset_index()``) and :meth:`PushReport.retry` store nothing
+    twice. Values count by value: an id read back from a CSV as ``101.0`` (the column had a
+    gap) is ``101``; a text is not a number (``"101"`` is not ``101``).
+
+    What breaks it: without ``key=``, changing any value of a row already pushed (a corrected
+    amount), or adding, removing or renaming a column of the export, makes every changed row
+    a new event, stored again; use ``key=`` for data whose other columns may change. With
+    ``key=``, two genuinely different events sharing a key are refused, and an event whose key
+    changed is new. Identical rows are told apart by their rank, so pushing a subset of them
+    yourself may give one the nonce of another: push the whole frame again (or call
+    :meth:`PushReport.retry`).
 
     Examples
     --------
     >>> import pandas as pd
     >>> import kameleoon_pandas as kp
     >>> orders = pd.DataFrame(
-    ...     {"visitor_code": ["v1", "v2", ""], "goal": [42, 42, 42], "amount": [19.9, 5.0, 1.0]}
+    ...     {
+    ...         "order_id": ["A-1", "A-2", "A-3"],
+    ...         "visitor_code": ["v1", "v2", ""],
+    ...         "goal": [42, 42, 42],
+    ...         "amount": [19.9, 5.0, 1.0],
+    ...     }
     ... )
     >>> report = kp.push_events(
-    ...     orders, "conversion", goal_id="goal", revenue="amount", site_code="abc", dry_run=True
+    ...     orders,
+    ...     "conversion",
+    ...     key="order_id",
+    ...     goal_id="goal",
+    ...     revenue="amount",
+    ...     site_code="abc",
+    ...     dry_run=True,
     ... )
     >>> report.valid, report.invalid_rows
     (2, 1)
@@ -160,7 +220,7 @@ def push_events(
     The same through the accessor, for real, raising unless every row went:
 
     >>> orders.kam.push_events(  # doctest: +SKIP
-    ...     "conversion", goal_id="goal", revenue="amount"
+    ...     "conversion", key="order_id", goal_id="goal", revenue="amount"
     ... ).raise_for_failures()
     """
     return _push_planned_events(
@@ -169,6 +229,7 @@ def push_events(
         "post_visit_events",
         df,
         kind,
+        key=key,
         client=client,
         site_code=site_code,
         dry_run=dry_run,
@@ -182,6 +243,7 @@ def push_product_events(
     df: pd.DataFrame,
     kind: str | None = None,
     *,
+    key: Hashable | Sequence[Hashable] | None = None,
     client: Client | None = None,
     site_code: str | None = None,
     dry_run: bool = False,
@@ -190,23 +252,36 @@ def push_product_events(
 ) -> PushReport:
     """Push product events (``POST /product/events``), one event per row, by ``ean``.
 
-    Every row is validated before anything is sent: a bad cell refuses its row (listed in
-    ``report.invalid``) and never stops the others.
+    Every row is validated against the Data API's rules before anything is sent: a bad cell
+    refuses its row (listed in ``report.invalid``) and never stops the others; a column no
+    event sends is named in a warning.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        The events, one per row, with an ``ean`` column and unique index labels (they enter the
-        nonces; see Notes) unless a ``nonce`` column gives the nonces.
+        The events, one per row, with an ``ean`` column. The index is not read: its labels
+        only name rows in the report. A ``nonce`` column, where it has a value, gives the
+        event's nonce (16 hexadecimal digits).
     kind : str, optional
         The kind of every row: ``product_page`` (a view, which also merges the product's
         attributes: every column but ``ean``, ``kind``, ``nonce``, ``quantity`` and
         ``site_code``, named as :func:`~kameleoon_pandas.read_product_data` names them, such as
-        ``name``, ``price``, ``categories``; a missing cell is left out), ``add_to_cart`` or
+        ``name``, ``price``, ``categories``; a missing cell is left out). The contract's
+        attributes take the contract's type whatever the column's dtype: ``price``,
+        ``old_price``, ``rating`` finite numbers (a text that is no number is refused),
+        ``available`` a boolean, ``available_quantity`` an integer (``3.0`` is ``3``),
+        ``categories`` a JSON array of ``{"id", "name", "parent"}`` objects, ``tags`` a JSON
+        array, the others texts; further columns are sent as their dtype writes them (a time
+        as epoch milliseconds). ``add_to_cart`` or
         ``purchase`` (both with an optional ``quantity``, a whole number >= 1; without it the
         server counts 1). Case, ``-`` for ``_``, the wire names (``productBuy``) and ``buy`` are
         accepted. ``None`` (the default) reads each row's kind from a ``kind`` column; a
         missing or unknown one refuses the row.
+    key : str or list of str, optional
+        The column, or columns, that identify an event (``key="receipt_line"``): the nonce is
+        then derived from the site code, the kind and these values only, as for
+        :func:`push_events`. A missing key value refuses its row; rows of one kind that share
+        a key are all refused. ``None`` derives the nonce from the whole row.
     {client}
     {site_code}
     {dry_run}
@@ -226,11 +301,19 @@ def push_product_events(
     ------
     ValidationError
         Before anything is sent, when the frame cannot be read as events: not a DataFrame,
-        duplicate column names, a rename naming a missing column, duplicate index labels
-        without a ``nonce`` column, no ``ean`` column, no ``kind`` and no ``kind`` column, or an
-        unknown ``kind``. Also when ``client`` is not a :class:`~kameleoon_pandas.Client`.
+        duplicate column names, a rename naming a missing column, ``key`` naming a missing
+        column, no ``ean`` column, no ``kind`` and no ``kind`` column, an unknown ``kind``, or
+        two columns that would be the same attribute (``image_url`` and ``imageURL``). Also
+        when ``client`` is not a :class:`~kameleoon_pandas.Client`.
     ConfigurationError
         When no site code is given and the client has no default.
+
+    Warns
+    -----
+    KameleoonWarning
+        Once per push (a dry run too), naming every column with a value that no event sends
+        (``site_code``; for ``add_to_cart``/``purchase`` rows, every attribute column), with
+        a hint where the name suggests one (``map it with quantity='qty'``).
 
     See Also
     --------
@@ -240,13 +323,19 @@ def push_product_events(
 
     Notes
     -----
-    Exactly once rests on the nonces, as for :func:`push_events`: unless a ``nonce`` column
-    gives it, an event's nonce is a 64-bit hash of the site code, the kind, the row's index
-    label and the values sent for the event, and the server drops an event whose nonce it has
-    already stored (the emulator keys them by site, EAN and nonce). Pushing the same rows again
-    under the same labels (a re-run, or :meth:`PushReport.retry`) stores nothing twice; a new
-    label or a changed value is a new event. Events go in frame order, or in ``time`` order
-    when ``time`` is a datetime column; the time itself is not sent.
+    Exactly once rests on the nonces, as for :func:`push_events`: the server drops an event
+    whose nonce it has already stored (the emulator keys them by site, EAN and nonce). Unless
+    a ``nonce`` column gives it, an event's nonce is a 64-bit hash of the site code, the kind
+    and the ``key=`` columns' values, or without ``key=`` every column of the row (by name,
+    sent or not) and its rank among the rows identical in every column; never the index label
+    or the row's position. Pushing the same events again (a re-export, another row order,
+    :meth:`PushReport.retry`) stores nothing twice.
+
+    What breaks it: without ``key=``, a changed value of a row already pushed, or a column
+    added to or dropped from the export, makes a new event (use ``key=`` when the other
+    columns may change); with ``key=``, two genuinely different events sharing a key are
+    refused, and an event whose key changed is new. Events go in frame order, or in ``time``
+    order when ``time`` is a datetime column; the time itself is not sent.
 
     Examples
     --------
@@ -263,6 +352,7 @@ def push_product_events(
         "post_product_events",
         df,
         kind,
+        key=key,
         client=client,
         site_code=site_code,
         dry_run=dry_run,
@@ -278,6 +368,7 @@ def _push_planned_events(
     df: pd.DataFrame,
     kind: str | None,
     *,
+    key: Hashable | Sequence[Hashable] | None,
     client: Client | None,
     site_code: str | None,
     dry_run: bool,
@@ -287,13 +378,27 @@ def _push_planned_events(
     """The common body of the two event writers: plan, then send (``push`` re-pushes failures)."""
     started = time.perf_counter()
     client_, site = _client_and_site(client, site_code, dry_run)
-    plan = planner(df, kind, site_code=site, columns=columns)
+    plan = planner(df, kind, site_code=site, columns=columns, key=key)
+    operation = push.__name__ + (f"({kind})" if kind else "")
+    _warn_unsent(operation, plan.unsent())
 
-    def retry(frame: pd.DataFrame) -> PushReport:
-        return push(frame, kind, client=client_, site_code=site, progress=progress, **columns)
+    def retry(frame: pd.DataFrame, positions: np.ndarray) -> PushReport:
+        # The failed rows go again with the nonces they were sent with (identical rows are
+        # told apart by rank, which a subset of them would change): in the ``nonce`` column.
+        name = columns.get("nonce", "nonce")
+        derived = np.asarray(plan.nonces_of(positions), dtype=object)
+        frame = frame.copy()
+        if name in frame.columns:
+            given = frame[name].to_numpy(dtype=object)
+            frame[name] = np.where(frame[name].notna().to_numpy(), given, derived)
+        else:
+            frame[name] = derived
+        return push(
+            frame, kind, key=key, client=client_, site_code=site, progress=progress, **columns
+        )
 
     return _push.run_push(
-        operation=push.__name__ + (f"({kind})" if kind else ""),
+        operation=operation,
         df=df,
         rows=len(df),
         jobs=_push.event_jobs(plan, encode.EVENT_BODY_LIMIT),
@@ -332,13 +437,15 @@ def push_maps(
     ----------
     df : pandas.DataFrame
         One map per row: the ``key`` column names it, and every other column but ``site_code``
-        is a field. Numbers, booleans and strings are sent as they are, lists and dicts as
-        JSON, timestamps as milliseconds since the epoch; a missing cell (NaN, None, NA, NaT)
-        is left out rather than deleting the field, and a value JSON cannot hold (an infinity,
-        an arbitrary object) refuses the row.
+        is a field, named ``str(column)``. Numbers, booleans and strings are sent as they are,
+        lists and dicts as JSON, timestamps as milliseconds since the epoch; a missing cell
+        (NaN, None, NA, NaT) is left out rather than deleting the field, and a value the Data
+        API cannot hold (an infinity, an arbitrary object, JSON nested deeper than 64 levels,
+        a lone surrogate) refuses the row.
     key : str, default "key"
         The column of map keys. A key must be present, non-empty, at most 100 characters long
-        and unique within the frame (rows sharing a key are all refused).
+        and unique within the frame (rows sharing a key are all refused); an integer (or an
+        integral float: ``101.0``) is its digits, other non-texts are refused.
     ttl_hours : int, optional
         How long (1..8784 hours) the maps live after this write; ``None`` leaves it to the
         server (2208 hours, 92 days).
@@ -356,11 +463,18 @@ def push_maps(
     Raises
     ------
     ValidationError
-        Before anything is sent: ``df`` is not a DataFrame, has no ``key`` column, or
-        ``ttl_hours`` is not an integer 1..8784; or ``client`` is not a
+        Before anything is sent: ``df`` is not a DataFrame, has no ``key`` column, has
+        duplicate column names or two columns that become the same field name (``1`` and
+        ``"1"``), or ``ttl_hours`` is not an integer 1..8784; or ``client`` is not a
         :class:`~kameleoon_pandas.Client`.
     ConfigurationError
         When no site code is given and the client has no default.
+
+    Warns
+    -----
+    KameleoonWarning
+        Once per push (a dry run too) when a ``site_code`` column has values: it is not a
+        field, and the site is ``site_code=``.
 
     See Also
     --------
@@ -387,9 +501,15 @@ def push_maps(
     validate_ttl_hours(ttl_hours)
     client_, site = _client_and_site(client, site_code, dry_run)
     keys, records, positions, problems = encode.map_records(df, key)
+    unsent = [
+        (c, encode.SITE_CODE_HINT)
+        for c in df.columns
+        if c == "site_code" and c != key and df[c].notna().any()
+    ]
+    _warn_unsent("push_maps", unsent)
     jobs = _push.map_jobs(keys, records, positions)
 
-    def retry(frame: pd.DataFrame) -> PushReport:
+    def retry(frame: pd.DataFrame, positions: np.ndarray) -> PushReport:
         return push_maps(frame, key, ttl_hours, client=client_, site_code=site, progress=progress)
 
     return _push.run_push(
@@ -496,7 +616,7 @@ def forget_visitors(
         {str(code): rows for code, rows in grouped.items()} if grouped is not None else {}
     )
 
-    def retry(failed_frame: pd.DataFrame) -> PushReport:
+    def retry(failed_frame: pd.DataFrame, positions: np.ndarray) -> PushReport:
         return forget_visitors(
             failed_frame,
             visitor_code=visitor_code,

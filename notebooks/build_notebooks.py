@@ -327,8 +327,9 @@ def offline_conversions() -> nbformat.NotebookNode:
             A point-of-sale export lists purchases made in stores by customers the website
             knows. Here we read it, map its columns to conversion events, check it with a dry
             run, look at the rows that cannot be sent, push the rest, and verify the result
-            through the visitor feeds. Pushing is idempotent: running this notebook twice
-            never counts a purchase twice.
+            through the visitor feeds. Pushing is idempotent: running this notebook twice, or
+            pushing tomorrow's export that repeats today's orders, never counts a purchase
+            twice.
         """),
         code(
             """
@@ -361,12 +362,17 @@ def offline_conversions() -> nbformat.NotebookNode:
 
             Our `customer_id` is the visitor code the website gave these customers, `goal` the
             goal id and `amount_eur` the revenue. The event time is the time the Data API
-            receives it (the API takes no client timestamp), so the purchase date stays in our
-            own records. A dry run validates and encodes every row without sending anything.
+            receives it (the API takes no client timestamp), so the purchase date and the store
+            stay in our own records: we leave those columns out (pushed along, they would be
+            named in a warning). We push with `key="order_id"` because the order id is what
+            makes a purchase this purchase: each event's nonce then comes from it alone, so the
+            same order in any later export, whatever its row order or other columns, is stored
+            once. A dry run validates and encodes every row without sending anything.
         """),
         code("""
             mapping = dict(visitor_code="customer_id", goal_id="goal", revenue="amount_eur")
-            dry = purchases.kam.push_events("conversion", dry_run=True, **mapping)
+            events = purchases.drop(columns=["purchased_at", "store"])
+            dry = events.kam.push_events("conversion", key="order_id", dry_run=True, **mapping)
             dry
         """),
         md("## The rows that cannot be sent\n\nEach with its column and the reason."),
@@ -380,7 +386,7 @@ def offline_conversions() -> nbformat.NotebookNode:
         """),
         md("## Push\n\nInvalid rows are skipped and reported; every valid row is sent once."),
         code("""
-            report = purchases.kam.push_events("conversion", **mapping)
+            report = events.kam.push_events("conversion", key="order_id", **mapping)
             assert report.failed_rows == 0 and report.sent == len(purchases) - dry.invalid_rows
             report
         """),
@@ -388,7 +394,8 @@ def offline_conversions() -> nbformat.NotebookNode:
             ## Verify through the feeds
 
             Read the conversions of these customers back and compare revenue per customer
-            with what we sent. Then push the same frame again: nothing is counted twice.
+            with what we sent. Then push the export again, its rows in another order: nothing is
+            counted twice.
         """),
         code("""
             valid = purchases.drop(index=bad_rows.index)
@@ -413,7 +420,7 @@ def offline_conversions() -> nbformat.NotebookNode:
             check.round(2)
         """),
         code("""
-            again = purchases.kam.push_events("conversion", **mapping)
+            again = events.iloc[::-1].kam.push_events("conversion", key="order_id", **mapping)
             after = compare_with_stored()
             assert (after["count"] == after["count_stored"]).all(), after
             stored = int(after["count_stored"].sum())

@@ -40,20 +40,30 @@ _HEX = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
 def mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, vectorised (uint64 arithmetic wraps, as intended)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+    x = x ^ (x >> np.uint64(30))  # a new array: the input is left as it is
+    if x.ndim == 0:  # a scalar (numpy scalars have no in-place operators)
+        x = x * _M1
+        x = x ^ (x >> np.uint64(27))
+        x = x * _M2
+        return x ^ (x >> np.uint64(31))
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def utf8_buffer(
-    values: Sequence[str], char_lens: np.ndarray | None = None, joined: str | None = None
+    values: Sequence[str],
+    char_lens: np.ndarray | None = None,
+    joined: str | None = None,
+    errors: str = "strict",
 ) -> tuple[np.ndarray, np.ndarray]:
     """(the values' UTF-8 bytes end to end as uint8, the byte length of each value).
 
     ``char_lens`` (each value's ``len``) and ``joined`` (``"".join(values)``) save a pass
-    when the caller has them already.
+    when the caller has them already. ``errors="surrogatepass"`` writes a lone surrogate as
+    its three bytes (for hashing only: such bytes are no UTF-8 and never go on the wire).
     """
     if char_lens is None:
         char_lens = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
@@ -61,7 +71,7 @@ def utf8_buffer(
         joined = "".join(values)
     if joined.isascii():  # the usual case: one character, one byte
         return np.frombuffer(joined.encode("ascii"), dtype=np.uint8), char_lens
-    raw = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    raw = np.frombuffer(joined.encode("utf-8", errors), dtype=np.uint8)
     # every character has exactly one byte that is not a continuation byte (10xxxxxx)
     char_starts = np.append(np.flatnonzero((raw & 0xC0) != 0x80), raw.size)
     bounds = char_starts[np.concatenate(([0], np.cumsum(char_lens)))]
@@ -135,11 +145,11 @@ def hash_matrix(mat: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return mix(h)
 
 
-def hash_texts(values: Sequence[str]) -> np.ndarray:
-    """:func:`hash_matrix` of each string's UTF-8 bytes."""
+def hash_texts(values: Sequence[str], errors: str = "strict") -> np.ndarray:
+    """:func:`hash_matrix` of each string's UTF-8 bytes (``errors`` as :func:`utf8_buffer`)."""
     if len(values) == 0:
         return np.empty(0, dtype=np.uint64)
-    buf, lens = utf8_buffer(values)
+    buf, lens = utf8_buffer(values, errors=errors)
     return hash_matrix(pack(buf, lens), lens)
 
 

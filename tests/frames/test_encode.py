@@ -58,7 +58,7 @@ def test_conversion_lines_carry_every_field_and_a_nonce():
     assert len(set(nonces)) == 3
 
 
-def test_nonces_are_stable_and_depend_on_site_label_and_content():
+def test_nonces_are_stable_and_depend_on_site_and_content_not_the_label():
     df = conversions(4)
     first = lines_of(plan_visit_events(df, "conversion", site_code="s1"))
     assert lines_of(plan_visit_events(df.copy(), "conversion", site_code="s1")) == first
@@ -74,10 +74,11 @@ def test_nonces_are_stable_and_depend_on_site_label_and_content():
         return params(line)["nonce"]
 
     assert all(nonce(a) != nonce(b) for a, b in zip(first, other_site, strict=True))
-    assert all(nonce(a) != nonce(b) for a, b in zip(first, relabelled, strict=True))
+    # issue 9: the index label no longer enters the nonce (it did: relabelled rows differed)
+    assert [nonce(a) for a in first] == [nonce(b) for b in relabelled]
     assert nonce(changed_lines[0]) != nonce(first[0])
     assert [nonce(x) for x in changed_lines[1:]] == [nonce(x) for x in first[1:]]
-    # the same row at the same label inside a bigger frame keeps its nonce
+    # the same row inside a bigger frame keeps its nonce
     assert nonce(
         lines_of(plan_visit_events(df.iloc[2:3], "conversion", site_code="s1"))[0]
     ) == nonce(first[2])
@@ -375,10 +376,11 @@ def test_chunk_codes_under_the_limit():
     assert all(len("\n".join(chunk)) <= 1_000 for chunk in chunks)
 
 
-def test_duplicate_index_labels_are_refused_unless_nonces_are_given():
+def test_duplicate_index_labels_are_fine_identical_rows_count_by_rank():
+    # issue 9: duplicate labels were refused (the label entered the nonce); now they are fine
     df = pd.concat([conversions(2), conversions(2)])
-    with pytest.raises(ValidationError, match="duplicate labels"):
-        plan_visit_events(df, "conversion", site_code="s")
+    got = [params(x)["nonce"] for x in lines_of(plan_visit_events(df, "conversion", site_code="s"))]
+    assert len(got) == 4 and len(set(got)) == 4
     df["nonce"] = [f"{i:016X}" for i in range(4)]
     assert len(lines_of(plan_visit_events(df, "conversion", site_code="s"))) == 4
 
@@ -463,49 +465,80 @@ def ref_number_hash(x: float) -> int:
     return ref_mix(bits ^ 0x243F6A8885A308D3)
 
 
-def ref_nonce(site: str, kind: str, label: int, field_hashes: list[int]) -> str:
-    """The nonce scheme of the module docstring, one row at a time with Python integers."""
+MISSING = 0x6A09E667F3BCC908
+INT, FLOAT, BOOL = 0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0
+TEXT, RANK, KEY_START = 0x082EFA98EC4E6C89, 0x9216D5D98979FB1B, 0xD1310BA698DFB5AC
+
+
+def ref_seed(site: str, kind: str) -> int:
     digest = hashlib.blake2b(f"{site}\x1f{kind}".encode(), digest_size=8).digest()
-    h = ref_mix(ref_mix(label & MASK) ^ int.from_bytes(digest, "big"))
-    for fh in field_hashes:
-        h = (h * GOLD + fh) & MASK
-    return f"{ref_mix(h):016X}"
+    return int.from_bytes(digest, "big")
 
 
-ABSENT = 0x6A09E667F3BCC908
+def ref_value_hash(x) -> int:
+    """v(x) of the nonces module docstring, one value at a time with Python integers."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return MISSING
+    if isinstance(x, (bool, np.bool_)):
+        return ref_mix(int(x) ^ BOOL)
+    if isinstance(x, (int, np.integer)) or (
+        isinstance(x, (float, np.floating))
+        and np.isfinite(x)
+        and float(x).is_integer()
+        and abs(x) < 2**63
+    ):
+        return ref_mix((int(x) & MASK) ^ INT)
+    if isinstance(x, (float, np.floating)):
+        return ref_mix(int.from_bytes(np.float64(x).tobytes(), "little") ^ FLOAT)
+    return ref_mix(ref_text_hash(x.encode()) ^ TEXT)
+
+
+def ref_content_nonce(site: str, kind: str, row: dict, rank: int) -> str:
+    c = 0
+    for name, value in row.items():
+        c += ref_mix(ref_value_hash(value) ^ ref_text_hash(str(name).encode()))
+    h = ref_mix((c + ref_mix(rank ^ RANK)) & MASK)
+    return f"{ref_mix(h ^ ref_seed(site, kind)):016X}"
+
+
+def ref_key_nonce(site: str, kind: str, values: list) -> str:
+    h = KEY_START
+    for value in values:
+        h = (h * GOLD + ref_value_hash(value)) & MASK
+    return f"{ref_mix(ref_mix(h) ^ ref_seed(site, kind)):016X}"
 
 
 def test_nonces_follow_the_documented_scheme():
-    codes = ["v1", "été 東京 🎉", "a&b=c\n", "x" * 100]
+    # issue 9: the scheme was label + sent values; now content by column name + rank, or key=
+    codes = ["v1", "été 東京 🎉", "a&b=c\n", "x" * 100, "v1"]
     df = pd.DataFrame(
         {
             "visitor_code": codes,
-            "goal_id": [7, 12, 7, 999_999],
-            "revenue": [19.99, -0.0, 0.1 + 0.2, 1e300],
-            "negative": [False, True, False, False],
+            "goal_id": [7, 12, 7, 999_999, 7],
+            "revenue": [19.99, -0.0, 0.1 + 0.2, 1e300, 19.99],
+            "negative": [False, True, False, False, False],
+            "order": [101.0, 102.0, np.nan, 104.5, 105.0],  # not sent: it counts all the same
         },
-        index=[5, -3, 2**40, 0],
+        index=[5, -3, 2**40, 0, 5],
     )
     got = [params(x) for x in lines_of(plan_visit_events(df, "conversion", site_code="s1"))]
-    want = [
-        ref_nonce(
-            "s1",
-            "conversion",
-            label,
-            [
-                ref_text_hash(quote(code, safe="").encode()),
-                ref_number_hash(goal),
-                ref_number_hash(revenue),
-                ref_text_hash(b"true" if negative else b"false"),
-                ABSENT,  # metadata: no column
-            ],
-        )
-        for label, code, goal, revenue, negative in zip(
-            df.index, codes, df.goal_id, df.revenue, df.negative, strict=True
-        )
-    ]
+    rows = df.astype(object).to_dict("records")
+    want = [ref_content_nonce("s1", "conversion", row, 0) for row in rows]  # no two alike
     assert [p["nonce"] for p in got] == want
     assert [p["visitorCode"] for p in got] == codes
+    # the columns' order does not matter; identical rows differ by rank
+    twice = pd.concat([df.iloc[:1], df.iloc[:1]])[df.columns[::-1]]
+    got = [
+        params(x)["nonce"] for x in lines_of(plan_visit_events(twice, "conversion", site_code="s1"))
+    ]
+    assert got == [want[0], ref_content_nonce("s1", "conversion", rows[0], 1)]
+    # with key=: only the key's values; 101.0 hashes as the integer 101
+    keyed = df.iloc[[0, 1, 3, 4]]
+    got = [
+        params(x)["nonce"]
+        for x in lines_of(plan_visit_events(keyed, "conversion", site_code="s1", key="order"))
+    ]
+    assert got == [ref_key_nonce("s1", "conversion", [v]) for v in [101, 102, 104.5, 105]]
 
 
 def test_numbers_are_written_as_python_writes_them():
@@ -544,7 +577,15 @@ def test_a_row_is_the_same_line_whatever_its_slice_and_column_types():
     whole = lines_of(plan_visit_events(df, "conversion", site_code="s"))
     assert lines_of(plan_visit_events(df, "conversion", site_code="s"), slice_rows=7) == whole
     as_text = df.astype({"goal_id": str, "revenue": object, "negative": str})
-    assert lines_of(plan_visit_events(as_text, "conversion", site_code="s")) == whole
+
+    def without_nonce(lines):
+        return [line.rsplit("&nonce=", 1)[0] for line in lines]
+
+    # issue 9: the nonce hashes the frame's values (a text "37" is not the number 37), so only
+    # the sent parameters are the same when the column types change
+    assert without_nonce(lines_of(plan_visit_events(as_text, "conversion", site_code="s"))) == (
+        without_nonce(whole)
+    )
     with_gaps = df.astype({"goal_id": "Int64"})
     with_gaps.loc[3, "revenue"] = np.nan  # refused; every other line unchanged
     plan = plan_visit_events(with_gaps, "conversion", site_code="s")

@@ -63,6 +63,9 @@ def test_event_writers_say_what_exactly_once_rests_on() -> None:
     for function in (kp.push_events, kp.push_product_events):
         notes = " ".join(sections(function.__doc__)["Notes"].split())
         assert "index label" in notes and "nonce" in notes and "site code" in notes
+        # issue 9: what the nonce is made of, and what breaks exactly once
+        assert "key=" in notes and "rank" in notes and "What breaks it" in notes
+        assert "Warns" in sections(function.__doc__)
 
 
 def test_push_report_documents_its_attributes_and_methods() -> None:

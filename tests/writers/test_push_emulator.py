@@ -437,7 +437,10 @@ def test_feed_round_trip_to_another_site(demo):
     codes = sorted(stored(server, "visitor_codes", 40))
     original = feed(c, codes, source)
     assert set(original["kind"]) >= {"page", "conversion", "custom_data", "static_data"}
-    report = original.kam.push_events(client=c, site_code="copy-site", progress=False)
+    # issue 9: the feed's own columns, which no event sends, are named (they were ignored)
+    unsent = "not sent: 'site_code' .*'visit_started' .*'visit_last_event'"
+    with pytest.warns(kp.KameleoonWarning, match=unsent):
+        report = original.kam.push_events(client=c, site_code="copy-site", progress=False)
     assert report.ok and report.sent == len(original)
     copy = feed(c, codes, "copy-site")
     assert (copy["site_code"] == "copy-site").all()
@@ -457,7 +460,9 @@ def test_feed_round_trip_to_another_site(demo):
     )
     assert sorted(events(copy, "static_data")) == sorted(events(latest, "static_data"))
     # pushed again: nothing doubles
-    assert original.kam.push_events(client=c, site_code="copy-site").sent == len(original)
+    with pytest.warns(kp.KameleoonWarning, match=unsent):
+        again = original.kam.push_events(client=c, site_code="copy-site")
+    assert again.sent == len(original)
     assert len(feed(c, codes, "copy-site")) == len(copy)
 
 
@@ -465,11 +470,13 @@ def test_product_data_and_maps_round_trip_to_another_site(demo):
     server, c = demo
     eans = stored(server, "eans", 30)
     data = loaders.read_product_data(eans, client=c, progress=False)
-    assert data.kam.push_product_events("product_page", client=c, site_code="copy-site").ok
+    with pytest.warns(kp.KameleoonWarning, match="not sent: 'site_code'"):  # issue 9
+        assert data.kam.push_product_events("product_page", client=c, site_code="copy-site").ok
     back = loaders.read_product_data(eans, client=c, site_code="copy-site", progress=False)
     pd.testing.assert_frame_equal(data.drop(columns="site_code"), back.drop(columns="site_code"))
     keys = stored(server, "map_keys", 30)
     maps = loaders.read_maps(keys, client=c, progress=False)
-    assert maps.kam.push_maps(client=c, site_code="copy-site").ok
+    with pytest.warns(kp.KameleoonWarning, match="not sent: 'site_code'"):  # issue 9
+        assert maps.kam.push_maps(client=c, site_code="copy-site").ok
     back = loaders.read_maps(keys, client=c, site_code="copy-site", progress=False)
     pd.testing.assert_frame_equal(maps.drop(columns="site_code"), back.drop(columns="site_code"))

@@ -7,10 +7,12 @@ The modules, each importing only those above it:
 
 - :mod:`.kinds`: the event kinds and their fields (:class:`FieldSpec`, :class:`KindSpec`).
 - :mod:`.problems`: invalid cells, collected and reported (``index, column, reason``).
-- :mod:`.nonces`: the hashing behind nonces (seed, index labels, the absent field).
+- :mod:`.values`: one value checked against the contract and put in its canonical form.
+- :mod:`.nonces`: the nonce of an event, from ``key=`` or the row's content and rank.
 - :mod:`.lines`: slots (a field's bytes for a slice) and their assembly into line matrices.
 - :mod:`.fields`: column conversion, distinct values, one field read, checked and encoded.
-- :mod:`.plans`: :class:`EventPlan` and :class:`Batch`, the planners, chunking, custom data.
+- :mod:`.plans`: :class:`EventPlan` and :class:`Batch`, the planners, chunking, custom data,
+  the columns no event sends.
 - :mod:`.records`: forget bodies, identifier checks, map records.
 
 How a line is built (data-api.md 3.2 and 3.4)
@@ -28,25 +30,26 @@ How a line is built (data-api.md 3.2 and 3.4)
     characters is its length in bytes, which is what the size limits count.
 
 Nonces [chosen]
-    16 upper-case hex digits of a 64-bit hash of: the site code and the kind (a blake2b seed),
-    the row's index label, and each field's value in order (a field left out counts as
-    ``ABSENT``): ``h = mix(mix(label) ^ seed)``, then ``h = h * GOLD + value_hash`` per field,
-    and ``mix(h)``. ``mix`` is splitmix64's finaliser. A number's ``value_hash`` is
-    ``mix(float64 bits ^ NUMBER_SALT)``, however the frame held it (7, 7.0, "7"); a text's is
-    :func:`..bytecols.hash_matrix` of its encoded bytes (64-bit words folded by uint64
-    arithmetic). An integer label is hashed by value, any other label by its text. All of it is
-    plain uint64 arithmetic on arrays (distinct values hashed once), the same on every run and
-    machine. The same row under the same label always gets the same nonce, so the server drops
-    the second copy of anything it already stored; equal rows under different labels are
-    distinct events, and duplicate index labels are refused. A ``nonce`` column (16 hex
-    digits) wins.
+    16 upper-case hex digits of a 64-bit hash of the site code, the kind and either the
+    ``key=`` columns' values or every cell of the row (by column name) and the row's rank among
+    rows identical in every column; never the row's position or index label. Values hash by
+    value (``101`` and ``101.0`` alike, texts by their UTF-8 bytes), so a re-export read again
+    gives the same nonces. The exact definition is :mod:`.nonces`'s docstring. A ``nonce``
+    column (16 hex digits) wins. Duplicate index labels are therefore fine; the report names
+    rows by label, so with duplicates a label may stand for several rows.
+
+What the server refuses, the encoder refuses [chosen]
+    Every field is held to the contract (data-api.md 3.2, 3.4; :mod:`.fields` lists the rules):
+    a value the strict emulator would refuse makes its row invalid before anything is sent,
+    and one bad row never spoils a body.
 
 Custom data [chosen]
     A visitor feed gives one row per value of ``valuesCountMap``. Rows of one event are put back
     together by (visitor or mapping value, ``custom_data_index``, ``overwrite``,
-    ``mapping_identifier``, ``nonce``, and ``visit`` / ``time`` when the frame has them): one line
-    per group, counts of a repeated value summed. Without a ``time`` column, every row of a visitor
-    and index is one event.
+    ``mapping_identifier``, ``nonce``, ``visit`` / ``time`` and the ``key=`` columns when the
+    frame has them; by value, as the nonces hash them): one line per group, counts of a repeated
+    value summed. Without a ``time`` column, every row of a visitor and index is one event. The
+    event's nonce comes from all its rows (or their shared key).
 
 Order [chosen]
     Events go in frame order, or by ``time`` (stable, missing times last) when the frame has a
@@ -61,11 +64,11 @@ from .kinds import BROWSERS as BROWSERS
 from .kinds import DEVICES as DEVICES
 from .kinds import OSES as OSES
 from .kinds import PRODUCT_KINDS, VISIT_KINDS, FieldSpec, KindSpec
-from .nonces import _ABSENT as _ABSENT
 from .nonces import _GOLD as _GOLD
 from .nonces import _seed as _seed
+from .plans import SITE_CODE_HINT as SITE_CODE_HINT
 from .plans import SLICE_ROWS as SLICE_ROWS
-from .plans import Batch, EventPlan, plan_product_events, plan_visit_events
+from .plans import Batch, EventPlan, describe_unsent, plan_product_events, plan_visit_events
 from .problems import _Problems as _Problems
 from .problems import empty_invalid as empty_invalid
 from .records import check_identifiers, chunk_codes, map_records
@@ -82,6 +85,7 @@ __all__ = [
     "KindSpec",
     "check_identifiers",
     "chunk_codes",
+    "describe_unsent",
     "map_records",
     "plan_product_events",
     "plan_visit_events",

@@ -1,24 +1,35 @@
-"""One field over a slice's rows: a column read, checked and turned into a slot.
+"""One field over a slice's rows: a column read, checked against the contract and made a slot.
 
-Columns are converted as a whole (:func:`_to_object_strings`, :func:`_to_float`,
-:func:`_to_bool`); numbers in a numeric column are written directly (:func:`_number_field`);
-booleans, enumerations and numbers held as text go through their distinct values, each checked,
-rendered and hashed once per plan (:class:`_Factor`); texts and JSON become text slots.
-:func:`_encode_field` picks the way and adds every invalid cell to the plan's problems.
+Every value the encoder puts in a body is one the server takes (data-api.md 3.2, 3.4), and a
+value the server would refuse makes its row invalid before anything is sent:
+
+- identifiers (``visitorCode``, ``mappingValue``, ``ean``): a text of 1 to 100 characters,
+  or an integer (an integral float is written as one: ``101.0`` is ``101``); bytes, booleans,
+  tuples and numbers with a fraction are refused;
+- texts: a str, or a number written as its digits (``repr`` for a fraction); a required text
+  (``href``, ``country``) may not be empty; no text may hold a lone surrogate (it has no UTF-8);
+- integers: signed 64-bit, from an integer, an integral float or a decimal text; counts >= 1;
+- numbers: finite, from a number or a decimal text (``"n/a"`` is refused);
+- booleans: ``True``/``False``, 1/0, or the texts true/false, yes/no, 1/0;
+- JSON (:func:`.values.shaped_json`): finite numbers, at most 64 levels deep, the field's shape.
+
+Columns are converted as a whole where their dtype allows (:func:`_column_texts`,
+:func:`_number_field`); a column of Python objects or texts goes through its distinct values,
+each checked and rendered once per plan (:class:`_Factor`); JSON cell by cell (objects have no
+vector form). :func:`_encode_field` picks the way and adds every invalid cell to the plan's
+problems.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from ..._contract import MAX_ID_LENGTH
+from ..._contract import INT64_MAX, MAX_ID_LENGTH
 from .. import bytecols
 from .kinds import BROWSERS, DEVICES, OSES, FieldSpec
 from .lines import (
@@ -27,43 +38,49 @@ from .lines import (
     _expand,
     _float_text,
     _int_text,
-    _json_text,
+    _prefix,
     _Slot,
     _text_slot,
 )
-from .nonces import _ABSENT
 from .problems import _Problems
+from .values import (
+    NOT_FINITE,
+    OUT_OF_RANGE,
+    SURROGATE,
+    SURROGATE_REASON,
+    Bad,
+    bool_of,
+    factorize,
+    has_surrogate,
+    is_missing,
+    number_of,
+    shaped_json,
+    text_of,
+)
 
 #: None as an object array, for ``np.where`` (numpy's stubs take no bare None there).
 _NONE = np.array(None, dtype=object)
+#: Field types that are JSON (a shape for :func:`.values.shaped_json`).
+_JSON_TYPES = {"json", "object", "array", "int_array", "categories", "text_or_json"}
 
-# --------------------------------------------------------------------------- column conversion
-
-
-def _to_object_strings(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(values as an object array of str, None where missing; present mask). Read only."""
-    present = series.notna().to_numpy()
-    values = series.to_numpy(dtype=object)  # the frame's own array when it has one: no copy
-    if not present.all():
-        values = np.where(present, values, _NONE)
-    if not pd.api.types.is_string_dtype(series.dtype) or (
-        series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) != "string"
-    ):
-        values = values.copy()
-        idx = np.flatnonzero(present)
-        values[idx] = [v if isinstance(v, str) else str(v) for v in values[idx]]
-    return values, present
+# --------------------------------------------------------------------------- texts
 
 
-def _text_lengths(values: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """``len`` of each present value of an object array of str (0 where missing)."""
-    m = len(values)
-    if present.all():
-        return np.fromiter(map(len, values.tolist()), dtype=np.int64, count=m)
-    lens = np.zeros(m, dtype=np.int64)
-    idx = np.flatnonzero(present)
-    lens[idx] = np.fromiter(map(len, values[idx]), dtype=np.int64, count=len(idx))
-    return lens
+@dataclass
+class _Texts:
+    """A text column converted: each row's text (where present), problems by reason."""
+
+    values: list[str] | np.ndarray
+    present: np.ndarray
+    bad: list[tuple[np.ndarray, str]] = field(default_factory=list)
+    lens: np.ndarray | None = None  # characters per row (0 where not present), when known
+    joined: str | None = None  # every value end to end, when every row is a fine text
+
+    def bad_mask(self) -> np.ndarray:
+        out = np.zeros(len(self.present), dtype=bool)
+        for mask, _ in self.bad:
+            out |= mask
+        return out
 
 
 def _all_texts(series: pd.Series) -> tuple[list[str], np.ndarray, str] | None:
@@ -78,31 +95,130 @@ def _all_texts(series: pd.Series) -> tuple[list[str], np.ndarray, str] | None:
     return values, np.fromiter(map(len, values), dtype=np.int64, count=len(values)), joined
 
 
-def _to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(float64 values, present mask, convertible mask)."""
+def _text_lengths(values: np.ndarray | list[str], present: np.ndarray) -> np.ndarray:
+    """``len`` of each present value (0 where missing)."""
+    m = len(values)
+    if present.all():
+        return np.fromiter(map(len, values), dtype=np.int64, count=m)
+    lens = np.zeros(m, dtype=np.int64)
+    idx = np.flatnonzero(present)
+    arr = np.asarray(values, dtype=object)
+    lens[idx] = np.fromiter(map(len, arr[idx]), dtype=np.int64, count=len(idx))
+    return lens
+
+
+def _surrogates(values: np.ndarray | list[str], ok: np.ndarray) -> np.ndarray:
+    """Which of the ``ok`` rows' texts hold a lone surrogate (a regex scan in C)."""
+    idx = np.flatnonzero(ok)
+    out = np.zeros(len(ok), dtype=bool)
+    if idx.size == 0:
+        return out
+    texts = np.asarray(values, dtype=object)[idx].tolist()
+    joined = "".join(texts)
+    if joined.isascii() or SURROGATE.search(joined) is None:
+        return out
+    out[idx] = pd.Series(texts, dtype=object).str.contains(SURROGATE.pattern, regex=True)
+    return out
+
+
+def _column_texts(series: pd.Series, identifier: bool) -> _Texts:
+    """The texts of a column (see the module docstring); read only, no row loop for the usual
+    dtypes (strings, integers, floats)."""
+    fast = _all_texts(series)
+    if fast is not None:  # the usual case: every cell a str
+        values, lens, joined = fast
+        present = np.ones(len(values), dtype=bool)
+        out = _Texts(values, present, lens=lens, joined=joined)
+        if not joined.isascii() and SURROGATE.search(joined) is not None:
+            out.bad.append((_surrogates(values, present), SURROGATE_REASON))
+            out.joined = None
+        return out
+    dtype = series.dtype
+    m = len(series)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _column_texts(series.astype(object), identifier)
     present = series.notna().to_numpy()
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return np.zeros(len(series)), present, ~present
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        return values, present, np.ones(len(series), dtype=bool)
-    coerced = pd.to_numeric(series, errors="coerce")
-    values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
-    return values, present, ~(present & np.isnan(values))
+    texts = np.full(m, None, dtype=object)
+    out = _Texts(texts, present)
+    if pd.api.types.is_bool_dtype(dtype):
+        out.bad.append((present, "not a text (a boolean)"))
+    elif pd.api.types.is_integer_dtype(dtype):
+        unsigned = pd.api.types.is_unsigned_integer_dtype(dtype)
+        ints = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+        idx = np.flatnonzero(present)
+        texts[idx] = ints[idx].astype(str).astype(object)
+    elif pd.api.types.is_float_dtype(dtype):
+        floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        safe = np.where(present, floats, 0.0)
+        finite = np.isfinite(safe)
+        whole = finite & (np.floor(np.where(finite, safe, 0.0)) == safe)
+        small = whole & (np.abs(safe) < 2.0**53)
+        idx = np.flatnonzero(present & small)
+        texts[idx] = safe[idx].astype(np.int64).astype(str).astype(object)
+        rest = np.flatnonzero(present & ~small)  # fractions, infinities, huge whole numbers
+        if rest.size:
+            _convert_objects(texts, rest, safe[rest].astype(object), identifier, out)
+    elif dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype):
+        cells = series.to_numpy(dtype=object)
+        idx = np.flatnonzero(present)
+        if pd.api.types.infer_dtype(cells[idx], skipna=False) == "string":
+            texts[idx] = cells[idx]
+        else:
+            _convert_objects(texts, idx, cells[idx], identifier, out)
+    else:  # datetimes, durations, periods, ...: no text of their own
+        out.bad.append((present, f"not a text ({dtype})"))
+    fine = present & ~out.bad_mask()
+    out.bad.append((_surrogates(texts, fine), SURROGATE_REASON))
+    out.lens = _text_lengths(texts, fine)
+    return out
+
+
+def _convert_objects(
+    texts: np.ndarray, idx: np.ndarray, cells: np.ndarray, identifier: bool, out: _Texts
+) -> None:
+    """``text_of`` for cells ``idx`` (present ones), through their distinct values."""
+    codes, table = factorize(cells)  # present cells only: no -1
+    converted: list[str | None] = []
+    why: list[str] = []
+    for v in table:
+        try:
+            converted.append(text_of(v, identifier))
+            why.append("")
+        except Bad as exc:
+            converted.append(None)
+            why.append(exc.reason)
+    row_texts = np.asarray([*converted, None], dtype=object)[codes]
+    texts[idx] = row_texts
+    row_why = np.asarray(why, dtype=object)[codes]
+    for reason in set(why) - {""}:
+        mask = np.zeros(len(texts), dtype=bool)
+        mask[idx[row_why == reason]] = True
+        out.bad.append((mask, reason))
+
+
+# --------------------------------------------------------------------------- booleans
 
 
 def _to_bool(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truthy, present, ok) of a boolean column (see :func:`.values.bool_of`)."""
     present = series.notna().to_numpy()
     if pd.api.types.is_bool_dtype(series.dtype):
         return series.to_numpy(dtype=bool, na_value=False), present, np.ones(len(series), bool)
-    if pd.api.types.is_numeric_dtype(series.dtype):
-        v = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        ok = ~present | (v == 0) | (v == 1)
-        return v == 1, present, ok
-    text = series.astype("string").str.strip().str.lower()
-    truthy = text.isin(["true", "1", "yes"]).to_numpy(dtype=bool, na_value=False)
-    falsy = text.isin(["false", "0", "no"]).to_numpy(dtype=bool, na_value=False)
-    return truthy, present, ~present | truthy | falsy
+    codes, uniques = _factorize(series)
+    truthy, ok = [], []
+    for v in np.asarray(uniques, dtype=object).tolist():
+        try:
+            truthy.append(bool_of(v))
+            ok.append(True)
+        except Bad:
+            truthy.append(False)
+            ok.append(False)
+    codes = np.where(codes < 0, len(truthy), codes)
+    return (
+        np.asarray([*truthy, False], dtype=bool)[codes],
+        present,
+        np.asarray([*ok, True], dtype=bool)[codes],
+    )
 
 
 # --------------------------------------------------------------------------- distinct values
@@ -110,7 +226,7 @@ def _to_bool(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @dataclass
 class _Factor:
-    """A column through its distinct values, each checked, rendered and hashed once per plan.
+    """A column through its distinct values, each checked and rendered once per plan.
 
     ``codes`` give each frame row its value's position (``len(reason) - 1``, the last entry,
     when the cell is missing); ``table`` holds ``"&wire=text"`` per value as a byte column
@@ -120,8 +236,7 @@ class _Factor:
     codes: np.ndarray
     table: np.ndarray
     lens: np.ndarray
-    hashes: np.ndarray
-    reason: np.ndarray  # int8 per value: 0 when fine, else a position in ``reasons``
+    reason: np.ndarray  # int16 per value: 0 when fine, else a position in ``reasons``
     reasons: list[str]
 
 
@@ -132,80 +247,90 @@ _NUMBER_TYPES = {"int", "count", "float"}
 
 
 def _factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(codes, -1 for a missing cell; the distinct values) of a column (see
+    :func:`.values.factorize`: ``True`` is not ``1``)."""
     if series.dtype == np.dtype(bool):  # no hashing needed
-        return series.to_numpy().view(np.int8), pd.Series([False, True])
-    try:
-        codes, found = series.factorize(use_na_sentinel=True)
-    except TypeError:  # unhashable cells (lists, dicts): by their text, which will not convert
-        codes, found = series.where(series.isna(), series.astype(str)).factorize()
+        return series.to_numpy().view(np.int8).astype(np.int64), pd.Series([False, True])
+    if series.dtype == np.dtype(object):
+        codes, table = factorize(series.to_numpy())
+        return codes, pd.Series(table, dtype=object)
+    codes, found = series.factorize(use_na_sentinel=True)
     uniques = pd.Series(found)
     if isinstance(uniques.dtype, pd.CategoricalDtype):
         uniques = uniques.astype(object)
     return codes, uniques
 
 
+def _converter(spec: FieldSpec) -> Callable[[Any], str]:
+    """The check and text of one value of a field of type ``spec.type`` (raises Bad)."""
+    kind = spec.type
+    if kind in ("int", "count"):
+
+        def integer(v: Any) -> str:
+            n = number_of(v, True)
+            if kind == "count" and n < 1:
+                raise Bad("must be at least 1")
+            return _int_text(int(n))
+
+        return integer
+    if kind == "float":
+        return lambda v: _float_text(number_of(v, False))
+    if kind == "bool":
+        return lambda v: _bool_text(bool_of(v))
+    if kind == "browser":
+        unknown = f"unknown browser (known: {', '.join(BROWSERS)})"
+
+        def browser(v: Any) -> str:
+            if isinstance(v, str) and v.strip().upper() in BROWSERS:
+                return str(BROWSERS[v.strip().upper()])
+            try:  # an index is accepted as well
+                n = number_of(v, True)
+            except Bad:
+                raise Bad(unknown) from None
+            if n not in BROWSERS.values():
+                raise Bad(unknown)
+            return str(n)
+
+        return browser
+    if kind in ("os", "device"):
+        known = OSES if kind == "os" else DEVICES
+        unknown = f"unknown {spec.column} (known: {', '.join(known)})"
+
+        def name(v: Any) -> str:
+            text = v.strip().upper() if isinstance(v, str) else None
+            if text is None or text not in known:
+                raise Bad(unknown)
+            return text
+
+        return name
+    raise AssertionError(kind)  # pragma: no cover - a spec typo
+
+
 def _build_factor(spec: FieldSpec, series: pd.Series) -> _Factor:
     codes, u = _factorize(series)
-    k = len(u)
-    reason = np.zeros(k, dtype=np.int8)
+    uniques = np.asarray(u, dtype=object).tolist()
+    k = len(uniques)
+    convert = _converter(spec)
     reasons = [""]
-
-    def flag(mask: np.ndarray, why: str) -> None:
-        new = mask & (reason == 0)
-        if new.any():
-            reasons.append(why)
-            reason[new] = len(reasons) - 1
-
-    kind = spec.type
-    render: Callable[[Any], str]
-    if kind in ("int", "count", "float"):
-        values, _, convertible = _to_float(u)
-        flag(~convertible, "not a number")
-        flag(~np.isfinite(np.where(reason == 0, values, 0.0)), "not a finite number")
-        values = np.where(reason == 0, values, 0.0)  # no NaN or inf left to compare
-        if kind in ("int", "count"):
-            flag(np.floor(values) != values, "not an integer")
-            flag(np.abs(values) >= 2**53, "integer out of range")
-            if kind == "count":
-                flag(values < 1, "must be at least 1")
-            render = _int_text
-        else:
-            render = _float_text
-    elif kind == "bool":
-        values, _, ok = _to_bool(u)
-        flag(~ok, "not a boolean")
-        render = _bool_text
-    elif kind == "browser":
-        names, _ = _to_object_strings(u)
-        upper = pd.Series(names, dtype=object).str.upper().str.strip()
-        # the feed names the browser; an integer index is accepted as well
-        numeric = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce")
-        index = upper.map(BROWSERS).fillna(numeric.where(numeric.isin(list(BROWSERS.values()))))
-        flag(index.isna().to_numpy(), f"unknown browser (known: {', '.join(BROWSERS)})")
-        values, render = index.to_numpy(dtype=np.float64, na_value=0.0), _int_text
-    elif kind in ("os", "device"):
-        known = OSES if kind == "os" else DEVICES
-        names, _ = _to_object_strings(u)
-        upper = pd.Series(names, dtype=object).str.upper().str.strip()
-        flag(~upper.isin(known).to_numpy(), f"unknown {spec.column} (known: {', '.join(known)})")
-        values, render = upper.to_numpy(dtype=object), str
-    else:  # pragma: no cover - a spec typo
-        raise AssertionError(kind)
-    ok = np.flatnonzero(reason == 0)
-    texts = [render(v) for v in np.asarray(values)[ok].tolist()]  # once per distinct value
-    prefix = f"&{spec.wire}="
-    buf, lens = bytecols.utf8_buffer([prefix + t for t in texts])
+    reason = np.zeros(k + 1, dtype=np.int16)
+    texts: list[str] = []
+    ok: list[int] = []
+    prefix = _prefix(spec.wire)
+    for i, v in enumerate(uniques):  # once per distinct value
+        try:
+            texts.append(prefix + convert(v))
+            ok.append(i)
+        except Bad as exc:
+            if exc.reason not in reasons:
+                reasons.append(exc.reason)
+            reason[i] = reasons.index(exc.reason)
+    buf, lens = bytecols.utf8_buffer(texts)
     table = np.zeros((k + 1, int(lens.max()) if len(lens) else 0), dtype=np.uint8)
     table[ok] = bytecols.pack(buf, lens, table.shape[1])
     all_lens = np.zeros(k + 1, dtype=np.int64)
     all_lens[ok] = lens
-    hashes = np.full(k + 1, _ABSENT, dtype=np.uint64)
-    if kind in _NUMBER_TYPES:  # a number by its value, however the frame wrote it
-        hashes[ok] = bytecols.number_hashes(np.asarray(values, dtype=np.float64)[ok])
-    else:
-        hashes[ok] = bytecols.hash_texts(texts)
     codes = np.where(codes < 0, k, codes).astype(np.int32 if k < 2**31 - 1 else np.int64)
-    return _Factor(codes, table, all_lens, hashes, np.append(reason, np.int8(0)), reasons)
+    return _Factor(codes, table, all_lens, reason, reasons)
 
 
 def _plain_numeric(series: pd.Series) -> bool:
@@ -217,9 +342,10 @@ def _number_field(
     spec: FieldSpec, s: pd.Series, positions: np.ndarray, problems: _Problems
 ) -> tuple[_Slot, np.ndarray, np.ndarray]:
     """(slot, present, bad) of a numeric column's rows, checked and written row-wise in numpy."""
-    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    m = len(s)
     present = s.notna().to_numpy()
-    bad = np.zeros(len(values), dtype=bool)
+    bad = np.zeros(m, dtype=bool)
+    integer = spec.type in ("int", "count")
 
     def flag(mask: np.ndarray, reason: str) -> None:
         nonlocal bad
@@ -228,39 +354,65 @@ def _number_field(
             problems.add(positions[mask], spec.column, reason)
             bad |= mask
 
-    flag(present & ~np.isfinite(values), "not a finite number")
-    if spec.type in ("int", "count"):
-        flag(present & (np.floor(values) != values), "not an integer")
-        flag(present & (np.abs(values) >= 2**53), "integer out of range")
-        if spec.type == "count":
-            flag(present & (values < 1), "must be at least 1")
+    ints: np.ndarray | None = None
+    if pd.api.types.is_integer_dtype(s.dtype):
+        unsigned = pd.api.types.is_unsigned_integer_dtype(s.dtype)
+        raw = s.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+        if unsigned:
+            flag(present & (raw > np.uint64(INT64_MAX)), OUT_OF_RANGE)
+            raw = np.where(bad, 0, raw).astype(np.int64)
+        ints = raw
+        values = raw.astype(np.float64)
+    else:
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        flag(present & ~np.isfinite(values), NOT_FINITE)
+        if integer:
+            safe = np.where(present & ~bad, values, 0.0)
+            flag(present & (np.floor(safe) != safe), "not an integer")
+            flag(present & ((safe < -(2.0**63)) | (safe >= 2.0**63)), OUT_OF_RANGE)
+    if spec.type == "count":
+        flag(present & (np.where(bad, 1.0, values) < 1), "must be at least 1")
     ok = present & ~bad
+    if not ok.any():
+        return _absent_slot(m), present, bad
     every = bool(ok.all())
     sub = values if every else values[ok]
-    d = 0 if spec.type != "float" else bytecols.decimals(sub)
-    if d is not None:
-        mat, lens = bytecols.decimal_text(sub, d, point=spec.type == "float")
-    else:  # floats that need more digits: through their distinct values and repr
-        codes, uniques = pd.factorize(sub.view(np.int64))  # by bits: -0.0 is not 0.0
-        texts = [_float_text(v) for v in uniques.view(np.float64).tolist()]
-        buf, table_lens = bytecols.utf8_buffer(texts)
-        mat = bytecols.pack(buf, table_lens, int(table_lens.max())).take(codes, axis=0)
-        lens = table_lens[codes]
-    name = f"&{spec.wire}=".encode()
-    hashes = bytecols.number_hashes(sub)
+    if integer:
+        if ints is None:
+            ints = np.where(ok, values, 0.0).astype(np.int64)
+        sub_ints = ints if every else ints[ok]
+        if (np.abs(sub) < 2.0**53).all():
+            mat, lens = bytecols.decimal_text(sub, 0, point=False)
+        else:  # beyond a float's exact integers: their digits, through the distinct values
+            codes, uniques = pd.factorize(sub_ints)
+            mat, lens = _distinct_texts([str(int(v)) for v in uniques.tolist()], codes)
+    else:
+        d = bytecols.decimals(sub)
+        if d is not None:
+            mat, lens = bytecols.decimal_text(sub, d, point=True)
+        else:  # floats that need more digits: through their distinct values and repr
+            codes, uniques = pd.factorize(sub.view(np.int64))  # by bits: -0.0 is not 0.0
+            mat, lens = _distinct_texts(
+                [_float_text(v) for v in uniques.view(np.float64).tolist()], codes
+            )
+    name = _prefix(spec.wire).encode()
     if every:
-        return _Slot([name, mat], lens + len(name), hashes), present, bad
+        return _Slot([name, mat], lens + len(name)), present, bad
     idx = np.flatnonzero(ok)
-    m = len(values)
     return (
         _Slot(
             [_expand(name, idx, m), _expand(mat, idx, m)],
             _scatter(lens + len(name), idx, m, 0),
-            _scatter(hashes, idx, m, _ABSENT),
         ),
         present,
         bad,
     )
+
+
+def _distinct_texts(texts: list[str], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    buf, table_lens = bytecols.utf8_buffer(texts)
+    mat = bytecols.pack(buf, table_lens, int(table_lens.max())).take(codes, axis=0)
+    return mat, table_lens[codes]
 
 
 def _scatter(values: np.ndarray, idx: np.ndarray, m: int, fill: Any) -> np.ndarray:
@@ -279,8 +431,17 @@ def _factor_field(
     if bad.any():
         for code in np.unique(why[bad]).tolist():
             problems.add(positions[why == code], spec.column, factor.reasons[code])
-    slot = _Slot([factor.table.take(codes, axis=0)], factor.lens[codes], factor.hashes[codes])
+    slot = _Slot([factor.table.take(codes, axis=0)], factor.lens[codes])
     return slot, codes != len(factor.reason) - 1, bad
+
+
+def _time_ms(series: pd.Series) -> pd.Series:
+    """A datetime column as epoch milliseconds (nullable integers)."""
+    present = series.notna().to_numpy()
+    ms = pd.DatetimeIndex(series).as_unit("ms").asi8
+    out = pd.Series(np.where(present, ms, 0), dtype="Int64")
+    out[~present] = pd.NA
+    return out
 
 
 # --------------------------------------------------------------------------- one field
@@ -304,8 +465,16 @@ def _encode_field(
             problems.add(positions, spec.column, "missing value")
         return _absent_slot(m), present, ~present if spec.required else np.ones(m, bool)
     kind = spec.type
+    if kind == "time_ms":
+        spec = FieldSpec(spec.column, spec.wire, "int", spec.required, spec.missing_is_error)
+        kind = "int"
+        series = _time_ms(_take(series, positions))
+        positions_in_series = np.arange(m)
+    else:
+        positions_in_series = positions
     if kind in _NUMBER_TYPES and _plain_numeric(series):
-        slot, present, bad = _number_field(spec, _take(series, positions), positions, problems)
+        s = _take(series, positions_in_series)
+        slot, present, bad = _number_field(spec, s, positions, problems)
     elif kind in _FACTOR_TYPES:
         key = (spec.column, spec.wire, kind)
         factors = {} if factors is None else factors
@@ -318,38 +487,31 @@ def _encode_field(
 
         def flag(mask: np.ndarray, reason: str) -> None:
             nonlocal bad
+            mask = mask & ~bad
             if mask.any():
                 problems.add(positions[mask], spec.column, reason)
                 bad |= mask
 
         if kind in ("str", "id"):
-            values: np.ndarray | list[str]
-            lens: np.ndarray | None
-            texts = _all_texts(s)
-            if texts is not None:  # the usual case: no missing cell, nothing to convert
-                values, lens, joined = texts
-                present = np.ones(m, dtype=bool)
-            else:
-                strings, present = _to_object_strings(s)
-                values, joined = strings, None
-                lens = _text_lengths(strings, present) if kind == "id" else None
-            if kind == "id" and lens is not None:  # lens is known for an identifier
+            texts = _column_texts(s, identifier=kind == "id")
+            present = texts.present
+            for mask, reason in texts.bad:
+                flag(mask, reason)
+            lens = texts.lens if texts.lens is not None else np.zeros(m, dtype=np.int64)
+            if kind == "id":
                 flag(present & (lens == 0), "empty identifier")
                 flag(lens > MAX_ID_LENGTH, f"longer than {MAX_ID_LENGTH} characters")
-            slot = _text_slot(values, present & ~bad, spec.wire, char_lens=lens, joined=joined)
-        elif kind == "json":
-            # ``na_value`` takes any object; pandas-stubs only its ``Scalar`` types, not None
-            cells = s.to_numpy(dtype=object, na_value=cast(Any, None))
-            present = np.array([_present_object(v) for v in cells], dtype=bool)
-            json_texts = np.full(m, None, dtype=object)
-            # a JSON text per cell: objects have no vector form
-            for i in np.flatnonzero(present).tolist():
-                try:
-                    json_texts[i] = _json_text(_parse_json_cell(cells[i]))
-                except (TypeError, ValueError):
-                    flag(_one(m, i), "not JSON")
-            keep = present & ~bad
-            slot = _text_slot(np.where(keep, json_texts, ""), keep, spec.wire, escape=False)
+            elif spec.required:
+                flag(present & (lens == 0), "missing value (an empty text)")
+            slot = _text_slot(
+                texts.values,
+                present & ~bad,
+                spec.wire,
+                char_lens=texts.lens,
+                joined=texts.joined if not bad.any() else None,
+            )
+        elif kind in _JSON_TYPES:
+            slot, present = _json_field(spec, s, positions, flag)
         else:  # pragma: no cover - a spec typo
             raise AssertionError(kind)
     if spec.required:
@@ -367,6 +529,43 @@ def _encode_field(
     return slot, present & ~bad, ~bad
 
 
+def _json_field(
+    spec: FieldSpec,
+    s: pd.Series,
+    positions: np.ndarray,
+    flag: Callable[[np.ndarray, str], None],
+) -> tuple[_Slot, np.ndarray]:
+    """(slot, present) of a JSON field: each cell checked and written as JSON text (a text of
+    an open product attribute as it is)."""
+    m = len(s)
+    # ``na_value`` takes any object; pandas-stubs only its ``Scalar`` types, not None
+    cells = s.to_numpy(dtype=object, na_value=cast(Any, None))
+    present = np.fromiter((not is_missing(v) for v in cells), dtype=bool, count=m)
+    json_texts = np.full(m, "", dtype=object)
+    why: dict[str, list[int]] = {}
+    as_text = spec.type == "text_or_json"
+    shape = "json" if as_text else spec.type
+    for i in np.flatnonzero(present).tolist():  # a JSON text per cell: objects have no vector form
+        v = cells[i]
+        try:
+            if as_text and isinstance(v, str):
+                if has_surrogate(v):
+                    raise Bad(SURROGATE_REASON)
+                json_texts[i] = v
+            else:
+                json_texts[i] = shaped_json(v, shape)
+        except Bad as exc:
+            why.setdefault(exc.reason, []).append(i)
+    bad = np.zeros(m, dtype=bool)
+    for reason, rows in why.items():
+        mask = np.zeros(m, dtype=bool)
+        mask[rows] = True
+        flag(mask, reason)
+        bad |= mask
+    keep = present & ~bad
+    return _text_slot(np.where(keep, json_texts, ""), keep, spec.wire), present
+
+
 def _take(series: pd.Series, positions: np.ndarray) -> pd.Series:
     """``series.iloc[positions]``, as a cheap slice when the positions are a contiguous run."""
     m = len(positions)
@@ -375,27 +574,58 @@ def _take(series: pd.Series, positions: np.ndarray) -> pd.Series:
     return series.iloc[positions]
 
 
-def _one(m: int, i: int) -> np.ndarray:
-    mask = np.zeros(m, dtype=bool)
-    mask[i] = True
-    return mask
-
-
 def _present_object(v: Any) -> bool:
-    if v is None:
-        return False
-    if isinstance(v, float) and math.isnan(v):
-        return False
-    return v is not pd.NA and v is not pd.NaT
+    return not is_missing(v)
 
 
-def _parse_json_cell(v: Any) -> Any:
-    """A cell of a JSON column: a JSON text is parsed (so it is sent once, not re-quoted)."""
-    if isinstance(v, str):
-        return json.loads(v)
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, float) and not math.isfinite(v):
-        raise ValueError("not finite")
-    json.dumps(v, allow_nan=False)  # raises TypeError/ValueError when not serialisable
-    return v
+def _to_object_strings(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(values as an object array of str, None where missing or not a text; present mask).
+
+    For the identifier checks of :mod:`.records` use :func:`_column_texts`; this is the
+    plain conversion (no reasons) for grouping keys.
+    """
+    texts = _column_texts(series, identifier=False)
+    values = np.asarray(texts.values, dtype=object)
+    return np.where(texts.present, values, _NONE), texts.present
+
+
+def _int_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, str]]]:
+    """(int64 values, present, problems by reason) of an integer column: exact for integer
+    dtypes, integral floats and decimal texts; a reason for every other present cell."""
+    m = len(series)
+    present = series.notna().to_numpy()
+    bad: list[tuple[np.ndarray, str]] = []
+    dtype = series.dtype
+    if pd.api.types.is_integer_dtype(dtype):
+        unsigned = pd.api.types.is_unsigned_integer_dtype(dtype)
+        raw = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+        if unsigned:
+            over = present & (raw > np.uint64(INT64_MAX))
+            bad.append((over, OUT_OF_RANGE))
+            raw = np.where(over, 0, raw).astype(np.int64)
+        return raw, present, bad
+    if pd.api.types.is_float_dtype(dtype):
+        v = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        safe = np.where(present & np.isfinite(v), v, 0.0)
+        bad.append((present & ~np.isfinite(np.where(present, v, 0.0)), NOT_FINITE))
+        bad.append((present & (np.floor(safe) != safe), "not an integer"))
+        bad.append((present & ((safe < -(2.0**63)) | (safe >= 2.0**63)), OUT_OF_RANGE))
+        ok = np.ones(m, dtype=bool)
+        for mask, _ in bad:
+            ok &= ~mask
+        return np.where(ok, safe, 0.0).astype(np.int64), present, bad
+    codes, uniques = _factorize(series)
+    table: list[int] = []
+    why: list[str] = []
+    for v in np.asarray(uniques, dtype=object).tolist():
+        try:
+            table.append(int(number_of(v, True)))
+            why.append("")
+        except Bad as exc:
+            table.append(0)
+            why.append(exc.reason)
+    codes = np.where(codes < 0, len(table), codes)
+    row_why = np.asarray([*why, ""], dtype=object)[codes]
+    for reason in set(why) - {""}:
+        bad.append((row_why == reason, reason))
+    return np.asarray([*table, 0], dtype=np.int64)[codes], present, bad

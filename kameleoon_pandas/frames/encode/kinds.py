@@ -23,7 +23,12 @@ class FieldSpec:
 
     column: str
     wire: str
-    type: str  # int, float, bool, str, id, json, browser, os, device, count
+    #: ``id`` (identifier), ``str``, ``int`` (int64), ``count`` (int64 >= 1), ``float``,
+    #: ``bool``, ``browser``, ``os``, ``device``, ``time_ms`` (a time as epoch milliseconds),
+    #: or a JSON shape: ``json`` (any value), ``object``, ``array``, ``int_array``,
+    #: ``categories`` (see :func:`.values.shaped_json`); ``text_or_json`` (a text as it is,
+    #: anything else as JSON: open product attributes)
+    type: str
     required: bool = False
     #: a missing cell is refused rather than left out (revenue: a lost amount is a data error)
     missing_is_error: bool = False
@@ -54,7 +59,7 @@ VISIT_KINDS: Mapping[str, KindSpec] = {
             _f("goal_id", "goalId", "int", True),
             _f("revenue", "revenue", "float", missing_is_error=True),
             _f("negative", "negative", "bool"),
-            _f("metadata", "metadata", "json"),
+            _f("metadata", "metadata", "object"),
         ),
     ),
     "custom_data": KindSpec(
@@ -73,7 +78,7 @@ VISIT_KINDS: Mapping[str, KindSpec] = {
         (
             _f("href", "href", "str", True),
             _f("title", "title", "str"),
-            _f("referrers_indices", "referrersIndices", "json"),
+            _f("referrers_indices", "referrersIndices", "int_array"),
         ),
     ),
     "experiment": KindSpec(
@@ -143,6 +148,36 @@ DEVICES = ("DESKTOP", "PHONE", "TABLET")
 
 #: Columns never sent as product attributes.
 _PRODUCT_CONTROL = {"ean", "kind", "nonce", "quantity", "site_code"}
+#: Wire names of a product event's envelope: a column that would become one is not an attribute
+#: (the server would read it as the envelope, or ignore it).
+_PRODUCT_ENVELOPE = {
+    "ean",
+    "eventType",
+    "nonce",
+    "quantity",
+    "siteCode",
+    "userAgent",
+    "visitorCode",
+    "json",
+}
+
+#: The contract's product attributes (data-api.md 3.4): wire name -> field type. Others are
+#: typed from their column's dtype (the server keeps them as sent).
+PRODUCT_ATTRIBUTE_TYPES: Mapping[str, str] = {
+    "name": "str",
+    "price": "float",
+    "oldPrice": "float",
+    "available": "bool",
+    "availableQuantity": "int",
+    "brand": "str",
+    "sku": "str",
+    "url": "str",
+    "imageURL": "str",
+    "description": "str",
+    "categories": "categories",
+    "tags": "array",
+    "rating": "float",
+}
 
 
 def _alias_table(names: Mapping[str, KindSpec]) -> dict[str, str]:
@@ -162,12 +197,30 @@ _PRODUCT_ALIASES = _alias_table(PRODUCT_KINDS) | {"productbuy": "purchase", "buy
 
 
 def attribute_fields(columns: Mapping[str, pd.Series]) -> tuple[FieldSpec, ...]:
-    """The fields of a ``product_page`` event: every column but the control ones, as attributes."""
-    return tuple(
-        FieldSpec(c, _attribute_wire(c), _attribute_type(s))
-        for c, s in columns.items()
+    """The fields of a ``product_page`` event: every column but the control ones, as attributes.
+
+    A known attribute (:data:`PRODUCT_ATTRIBUTE_TYPES`) takes the contract's type whatever the
+    column's dtype (``available_quantity`` read with a gap as floats is still an integer);
+    others take their dtype's. Columns whose wire name is the envelope's, or is empty, are left
+    out (see :func:`attribute_columns_left_out`).
+    """
+    out = []
+    for c, s in columns.items():
+        wire = _attribute_wire(c)
+        if c in _PRODUCT_CONTROL or wire in _PRODUCT_ENVELOPE or not wire:
+            continue
+        out.append(FieldSpec(c, wire, PRODUCT_ATTRIBUTE_TYPES.get(wire) or _attribute_type(s)))
+    return tuple(out)
+
+
+def attribute_columns_left_out(columns: Mapping[str, pd.Series]) -> list[str]:
+    """Columns no ``product_page`` sends although they are not control columns."""
+    return [
+        c
+        for c in columns
         if c not in _PRODUCT_CONTROL
-    )
+        and (not _attribute_wire(c) or _attribute_wire(c) in _PRODUCT_ENVELOPE)
+    ]
 
 
 def _attribute_wire(column: str) -> str:
@@ -180,6 +233,10 @@ def _attribute_wire(column: str) -> str:
 
 def _attribute_type(series: pd.Series) -> str:
     dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _attribute_type(series.astype(object))
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "time_ms"
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
     if pd.api.types.is_integer_dtype(dtype):
@@ -190,4 +247,4 @@ def _attribute_type(series: pd.Series) -> str:
         dtype is not np.dtype(object) or pd.api.types.infer_dtype(series, skipna=True) == "string"
     ):
         return "str"
-    return "json"
+    return "text_or_json"

@@ -1,23 +1,21 @@
 """Slots and line assembly: each field's bytes for a slice, laid side by side into lines.
 
 A :class:`_Slot` is one wire parameter over a slice's rows: byte columns (:mod:`..bytecols`) or
-constant bytes, each row's length and each row's value hash. :func:`_line_matrix` lays a line's
+constant bytes, and each row's length. :func:`_line_matrix` lays a line's
 parts into one ``(m, width)`` byte matrix, a record per line; a body is a run of its rows with
 the NUL padding deleted. Also here: the cell budget that splits a slice of very long texts, and
-the text of one number, boolean or JSON value.
+the text of one number or boolean, and a parameter's name as it goes on the line.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
 from .. import bytecols
-from .nonces import _ABSENT
+from .values import float_text
 
 #: Cells (rows x bytes) of one slice's line matrix, beyond which the slice is split: bounds the
 #: encoder's memory when a column holds very long texts.
@@ -45,17 +43,20 @@ class _Slot:
 
     ``parts`` are byte columns (``(m, w)`` uint8, NUL-padded, see :mod:`..bytecols`) or bytes the
     same on every row, in line order: ``b"&goalId="`` and the values, or both in one column.
-    ``lens`` are the bytes each row adds; ``hashes`` the hash of each row's encoded value
-    (``_ABSENT`` when the parameter is left out), which the nonce folds in.
+    ``lens`` are the bytes each row adds (0 when the parameter is left out).
     """
 
     parts: list[bytes | np.ndarray]
     lens: np.ndarray
-    hashes: np.ndarray
 
 
 def _absent_slot(m: int) -> _Slot:
-    return _Slot([], np.zeros(m, np.int64), np.full(m, _ABSENT, dtype=np.uint64))
+    return _Slot([], np.zeros(m, np.int64))
+
+
+def _prefix(wire: str) -> str:
+    """``&name=`` of a parameter, its name percent-encoded (open product attribute names)."""
+    return f"&{quote(wire, safe='')}="
 
 
 def _text_slot(
@@ -71,7 +72,7 @@ def _text_slot(
     ``char_lens`` (each value's ``len``) and ``joined`` (all of them end to end), when the
     caller has them, save a pass.
     """
-    name = f"&{wire}=".encode()
+    name = _prefix(wire).encode()
     m = len(values)
     every = bool(present.all())
     idx = None if every else np.flatnonzero(present)
@@ -85,19 +86,17 @@ def _text_slot(
         buf, lens = bytecols.percent_encode(buf, lens)
     longest = int(lens.max()) if len(lens) else 0
     _check_cells(m, len(name) + longest)
-    mat = bytecols.pack(buf, lens)
-    hashes = bytecols.hash_matrix(mat, lens)
-    mat = mat[:, :longest]
+    mat = bytecols.pack(buf, lens, longest)
     if every:
-        return _Slot([name, mat], lens + len(name), hashes)
+        return _Slot([name, mat], lens + len(name))
     full = np.zeros((m, len(name) + longest), dtype=np.uint8)
-    full[idx, : len(name)] = np.frombuffer(name, dtype=np.uint8)
-    full[idx, len(name) :] = mat
+    assert idx is not None
+    if len(idx):
+        full[idx, : len(name)] = np.frombuffer(name, dtype=np.uint8)
+        full[idx, len(name) :] = mat
     out_lens = np.zeros(m, dtype=np.int64)
     out_lens[idx] = lens + len(name)
-    out_hashes = np.full(m, _ABSENT, dtype=np.uint64)
-    out_hashes[idx] = hashes
-    return _Slot([full], out_lens, out_hashes)
+    return _Slot([full], out_lens)
 
 
 def _width(part: bytes | np.ndarray) -> int:
@@ -172,16 +171,12 @@ def _line_matrix(
 
 def _float_text(value: float) -> str:
     # "1e+16": a bare "+" would reach the server as a space
-    return repr(float(value)).replace("+", "%2B")
+    return float_text(value).replace("+", "%2B")
 
 
-def _int_text(value: float) -> str:
+def _int_text(value: int) -> str:
     return str(int(value))
 
 
-def _bool_text(value: float) -> str:
+def _bool_text(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _json_text(value: Any) -> str:
-    return quote(json.dumps(value, separators=(",", ":"), ensure_ascii=False), safe="")

@@ -1,24 +1,28 @@
 """Event plans: a frame checked, its events ordered, then encoded slice by slice into bodies.
 
 :func:`plan_visit_events` and :func:`plan_product_events` check a frame's structure (columns,
-kinds, index) and return an :class:`EventPlan`; its :meth:`~EventPlan.batches` encode
-:data:`SLICE_ROWS` events at a time (fields, nonce, line matrix) and cut them into
-:class:`Batch` es under the body limit. A feed's custom data value rows are grouped back into
-one event each here.
+kinds, ``key=``), hash every row for its nonce (:mod:`.nonces`) and return an
+:class:`EventPlan`; its :meth:`~EventPlan.batches` encode :data:`SLICE_ROWS` events at a time
+(fields, nonce, line matrix) and cut them into :class:`Batch` es under the body limit. A feed's
+custom data value rows are grouped back into one event each here, and
+:meth:`EventPlan.unsent` names the columns no event sends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
-from ..._contract import EVENT_BODY_LIMIT
+from ..._contract import EVENT_BODY_LIMIT, INT64_MAX, MAX_ID_LENGTH
 from ..._exceptions import ValidationError
 from .. import bytecols
-from .fields import _encode_field, _Factor, _take, _to_float, _to_object_strings
+from .fields import _column_texts, _encode_field, _Factor, _int_column, _take, _to_bool
 from .kinds import (
     _PRODUCT_ALIASES,
     _VISIT_ALIASES,
@@ -26,11 +30,11 @@ from .kinds import (
     VISIT_KINDS,
     FieldSpec,
     KindSpec,
+    attribute_columns_left_out,
     attribute_fields,
 )
 from .lines import (
     _expand,
-    _json_text,
     _line_matrix,
     _rows_that_fit,
     _Scratch,
@@ -38,8 +42,18 @@ from .lines import (
     _text_slot,
     _TooWide,
 )
-from .nonces import _GOLD, _NONCE_RE, _hash_labels, _mix, _seed
+from .nonces import (
+    _NONCE_RE,
+    _seed,
+    content_hashes,
+    event_hash,
+    key_hashes,
+    nonce_hashes,
+    repeated,
+    value_hashes,
+)
 from .problems import _Problems
+from .values import json_text
 
 #: Rows encoded at a time: bounds the memory of the encoding to a few MB whatever the frame.
 SLICE_ROWS = 65_536
@@ -76,8 +90,21 @@ class EventPlan:
     row_kind: np.ndarray  # int8 per row: the position of its kind in ``kinds``, -1 when invalid
     identity: list[FieldSpec]
     site_code: str
+    #: schema name -> the frame's column label that gives it
+    names: dict[str, Hashable] = field(default_factory=dict)
+    #: the ``key=`` columns (frame labels), empty without
+    key: tuple[Hashable, ...] = ()
+    kind_given: bool = False  # kind= was passed: a ``kind`` column is not read
     events: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))  # lead row per event
     members: dict[int, np.ndarray] = field(default_factory=dict)  # lead row -> member rows
+    #: the hash each event's nonce derives from (:mod:`.nonces`), read at the event's lead row
+    event_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    #: each row's event (its lead row)
+    lead_of: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    #: the 64 bits of each lead row's nonce (its event hash mixed with its kind's seed)
+    nonce_bits: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    #: rows refused before encoding (a missing or duplicate key)
+    refused: np.ndarray = field(default_factory=lambda: np.empty(0, bool))
     #: lead row -> valuesCountMap text (built once per plan, looked up per slice)
     extra_pieces: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     problems: _Problems = field(default_factory=_Problems)
@@ -100,6 +127,14 @@ class EventPlan:
 
     def invalid_rows(self) -> np.ndarray:
         return self.problems.bad_positions()
+
+    def nonces_of(self, rows: np.ndarray) -> list[str]:
+        """The nonce each row's event is sent with (derived; a ``nonce`` column aside)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return []
+        text = bytecols.hex16(self.nonce_bits[self.lead_of[rows]]).tobytes().decode("ascii")
+        return [text[i : i + 16] for i in range(0, len(text), 16)]
 
     def batches(
         self,
@@ -129,6 +164,40 @@ class EventPlan:
                         self.problems.add(others, "value", "another row of this event is invalid")
                 matrix, lens, lead = matrix[ok], lens[ok], lead[ok]
             yield from _chunk(matrix, lens, lead, limit, max_lines)
+
+    # -- what is not sent --------------------------------------------------------------------
+
+    def unsent(self) -> list[tuple[Hashable, str | None]]:
+        """The frame's columns that no event sends nor the plan uses, each with a hint.
+
+        Used: the identity, ``kind`` (unless ``kind=`` was given), ``nonce``, the ``key=``
+        columns, the fields of the kinds the frame's rows have, and for custom data ``value``,
+        ``count`` and ``visit``; ``time`` when it is a datetime column (it orders the events).
+        A column with no value at all loses nothing and is not named.
+        """
+        specs = list(self.kinds.values())
+        present = [specs[c] for c in np.unique(self.row_kind).tolist() if c >= 0]
+        used = {f.column for f in self.identity} | {"nonce"}
+        if not self.kind_given:
+            used.add("kind")
+        product = "product_page" in self.kinds
+        for spec in present:
+            if spec.name == "product_page":
+                used |= {f.column for f in attribute_fields(self.columns)}
+            used |= {f.column for f in spec.fields}
+            if spec.name == "custom_data":
+                used |= {"value", "count", "visit"}
+        time = self.columns.get("time")
+        if time is not None and pd.api.types.is_datetime64_any_dtype(time.dtype):
+            used.add("time")
+        labels = {self.names[n] for n in used if n in self.names} | set(self.key)
+        kinds = {spec.name for spec in present}
+        out: list[tuple[Hashable, str | None]] = []
+        for i, label in enumerate(self.frame.columns):
+            if label in labels or not self.frame.iloc[:, i].notna().any():
+                continue
+            out.append((label, _hint(label, self.frame.iloc[:, i], kinds, self, product)))
+        return out
 
     # -- encoding one slice -----------------------------------------------------------------
 
@@ -161,7 +230,7 @@ class EventPlan:
         """
         m = len(rows)
         slots: list[_Slot] = []
-        ok = np.ones(m, dtype=bool)
+        ok = ~self.refused[rows]
         # identity: visitor_code, else mapping_value (visit events) / ean (product events)
         ident, ident_ok = self._identity_slot(rows)
         ok &= ident_ok
@@ -186,14 +255,12 @@ class EventPlan:
         if spec.name == "custom_data":
             pieces = self.extra_pieces.reindex(rows).fillna("").to_numpy(dtype=object)
             slots.append(_text_slot(pieces, pieces != "", "valuesCountMap", escape=False))
-        # the nonce: derived from seed, label and every field, unless a nonce column gives it
-        h = _mix(_hash_labels(self.frame.index[rows]) ^ _seed(self.site_code, spec.name))
+        # the nonce: from the key or the row's content (never its label), unless given
+        nonces = bytecols.hex16(self.nonce_bits[rows])
         head = f"eventType={spec.event_type}".encode()
         lens = np.full(m, len(head) + len("&nonce=") + 16 + 1, dtype=np.int64)
         for slot in slots:
-            h = h * _GOLD + slot.hashes  # an odd multiplier: each step keeps every bit of h
             lens += slot.lens
-        nonces = bytecols.hex16(_mix(h))
         given = self.columns.get("nonce")
         if given is not None:
             ok &= self._given_nonces(_take(given, rows), rows, nonces)
@@ -209,7 +276,9 @@ class EventPlan:
         text = given.astype("string").str.strip()
         good = text.str.fullmatch(_NONCE_RE.pattern).to_numpy(dtype=bool, na_value=False)
         bad = has & ~good
-        self.problems.add(rows[bad], "nonce", "not 16 hexadecimal characters")
+        self.problems.add(
+            rows[bad], str(self.names.get("nonce", "nonce")), "not 16 hexadecimal characters"
+        )
         use = np.flatnonzero(has & good)
         if use.size:
             chosen = "".join(text.to_numpy(dtype=object, na_value="")[use].tolist())
@@ -246,8 +315,8 @@ class EventPlan:
             _expand(c, np.arange(m), m) if isinstance(c, bytes) else c for c in p.parts
         ]
         parts += [_expand(c, sub, m) for c in q.parts]
-        lens, hashes = p.lens.copy(), p.hashes.copy()
-        lens[sub], hashes[sub] = q.lens, q.hashes
+        lens = p.lens.copy()
+        lens[sub] = q.lens
         valid = valid.copy()
         valid[sub] &= q_valid
         missing = np.zeros(m, dtype=bool)
@@ -257,7 +326,7 @@ class EventPlan:
                 rows[missing], f"{first.column}/{second.column}", "missing value (neither given)"
             )
             valid &= ~missing
-        return _Slot(parts, lens, hashes), valid
+        return _Slot(parts, lens), valid
 
 
 def _chunk(
@@ -287,8 +356,8 @@ def _chunk(
 
 def _resolve_columns(
     df: pd.DataFrame, mapping: Mapping[str, str], known: set[str] | None
-) -> dict[str, pd.Series]:
-    """Schema name -> the frame's column, after ``**columns`` renames."""
+) -> tuple[dict[str, pd.Series], dict[str, Hashable]]:
+    """(schema name -> the frame's column, schema name -> its label), after ``**columns``."""
     if not isinstance(df, pd.DataFrame):
         raise ValidationError(f"expected a pandas DataFrame, got {type(df).__name__}")
     dupes = df.columns[df.columns.duplicated()].tolist()
@@ -302,10 +371,29 @@ def _resolve_columns(
         if source not in df.columns:
             raise ValidationError(f"{name}={source!r}: the frame has no column {source!r}")
     sources = set(mapping.values())
-    out = {str(c): df[c] for c in df.columns if c not in sources}
+    out: dict[str, pd.Series] = {}
+    names: dict[str, Hashable] = {}
+    for c in df.columns:
+        if c not in sources:
+            out[str(c)], names[str(c)] = df[c], c
     for name, source in mapping.items():
-        out[name] = df[source]  # the mapping wins over a column of the schema name
-    return out
+        out[name], names[name] = df[source], source  # the mapping wins over a schema-named column
+    return out, names
+
+
+def _key_columns(df: pd.DataFrame, key: Hashable | Sequence[Hashable] | None) -> tuple:
+    """``key=`` as a tuple of the frame's column labels (checked)."""
+    if key is None:
+        return ()
+    labels = tuple(key) if isinstance(key, (list, tuple)) else (key,)
+    if not labels:
+        raise ValidationError("key= names no column: give a column name or a list of them")
+    missing = [k for k in labels if k not in df.columns]
+    if missing:
+        raise ValidationError(f"key={key!r}: the frame has no column {missing[0]!r}")
+    if len(set(labels)) != len(labels):
+        raise ValidationError(f"key={key!r} names a column twice")
+    return labels
 
 
 def _row_kinds(
@@ -357,25 +445,57 @@ def _require_columns(
         raise ValidationError("missing columns: " + ", ".join(missing))
 
 
-def _check_index(df: pd.DataFrame, cols: dict[str, pd.Series]) -> None:
-    # Nonces derive from the index label: two equal rows under one label would be one event.
-    if "nonce" not in cols and df.index.has_duplicates:
-        dupes = df.index[df.index.duplicated()].unique()[:5].tolist()
-        raise ValidationError(
-            f"the index has duplicate labels (e.g. {dupes}): nonces are derived from the label, "
-            "so equal rows under one label would count once. Give unique labels (for example "
-            "df.reset_index(drop=True), keeping them stable if you push again) or a 'nonce' column"
+def _hash_rows(plan: EventPlan) -> None:
+    """Each row's nonce hash (from ``key=`` or its content and rank); a missing key value
+    refuses the row."""
+    df = plan.frame
+    n = len(df)
+    plan.refused = np.zeros(n, dtype=bool)
+    plan.lead_of = np.arange(n, dtype=np.int64)
+    if not plan.key:
+        plan.event_hashes = content_hashes(df)
+        return
+    for label in plan.key:
+        missing = df[label].isna().to_numpy()
+        plan.problems.add(np.flatnonzero(missing), str(label), "missing key value")
+        plan.refused |= missing
+    plan.event_hashes = key_hashes(df, plan.key)
+
+
+def _finish(plan: EventPlan) -> None:
+    """Each row's nonce bits (from its event's hash and its kind); then, with ``key=``, events
+    of one kind sharing a key are all refused: which of them is right is not guessed."""
+    seeds = np.array([_seed(plan.site_code, name) for name in plan.kinds], dtype=np.uint64)
+    plan.nonce_bits = nonce_hashes(plan.event_hashes, seeds[np.maximum(plan.row_kind, 0)])
+    events = plan.events
+    if not plan.key or len(events) < 2:
+        return
+    # the nonces themselves: equal within a kind exactly when the keys are
+    again = repeated(plan.nonce_bits[events])
+    if again is None:
+        return
+    dup = again & ~plan.refused[events]
+    if dup.any():
+        label = "/".join(map(str, plan.key))
+        plan.problems.add(
+            events[dup], label, "duplicate key: another row of this kind has the same key"
         )
+        plan.refused[events[dup]] = True
 
 
 def plan_visit_events(
-    df: pd.DataFrame, kind: str | None = None, *, site_code: str, columns: Mapping[str, str] = {}
+    df: pd.DataFrame,
+    kind: str | None = None,
+    *,
+    site_code: str,
+    columns: Mapping[str, str] = {},
+    key: Hashable | Sequence[Hashable] | None = None,
 ) -> EventPlan:
     """Validate the structure of ``df`` and plan its visit events (raises on missing columns)."""
     known = {f.column for spec in VISIT_KINDS.values() for f in spec.fields}
     known |= {"visitor_code", "mapping_value", "kind", "nonce", "value", "count", "time", "visit"}
-    cols = _resolve_columns(df, columns, known)
-    _check_index(df, cols)
+    cols, names = _resolve_columns(df, columns, known)
+    keys = _key_columns(df, key)
     if "visitor_code" not in cols and "mapping_value" not in cols:
         raise ValidationError("missing columns: 'visitor_code' or 'mapping_value'")
     problems = _Problems()
@@ -386,29 +506,79 @@ def plan_visit_events(
         identity.append(FieldSpec("mapping_value", "mappingValue", "id", True))
     if "visitor_code" not in cols:
         identity = identity[1:]
-    plan = EventPlan(df, cols, dict(VISIT_KINDS), row_kind, identity, site_code, problems=problems)
+    plan = EventPlan(
+        df,
+        cols,
+        dict(VISIT_KINDS),
+        row_kind,
+        identity,
+        site_code,
+        names=names,
+        key=keys,
+        kind_given=kind is not None,
+        problems=problems,
+    )
+    _hash_rows(plan)
     plan.events = _order(df, cols, row_kind)
     if (row_kind == plan.kind_code("custom_data")).any():
         _group_custom_data(plan)
+    _finish(plan)
     return plan
 
 
 def plan_product_events(
-    df: pd.DataFrame, kind: str | None = None, *, site_code: str, columns: Mapping[str, str] = {}
+    df: pd.DataFrame,
+    kind: str | None = None,
+    *,
+    site_code: str,
+    columns: Mapping[str, str] = {},
+    key: Hashable | Sequence[Hashable] | None = None,
 ) -> EventPlan:
     """Validate the structure of ``df`` and plan its product events (raises on missing columns)."""
-    cols = _resolve_columns(df, columns, None)  # any name: product attributes are open
-    _check_index(df, cols)
+    cols, names = _resolve_columns(df, columns, None)  # any name: product attributes are open
+    keys = _key_columns(df, key)
     if "ean" not in cols:
         raise ValidationError("missing columns: 'ean'")
     problems = _Problems()
     row_kind = _row_kinds(df, kind, cols, PRODUCT_KINDS, _PRODUCT_ALIASES, problems)
+    if (row_kind == list(PRODUCT_KINDS).index("product_page")).any():
+        _check_attribute_names(cols, names)
     identity = [FieldSpec("ean", "ean", "id", True)]
     plan = EventPlan(
-        df, cols, dict(PRODUCT_KINDS), row_kind, identity, site_code, problems=problems
+        df,
+        cols,
+        dict(PRODUCT_KINDS),
+        row_kind,
+        identity,
+        site_code,
+        names=names,
+        key=keys,
+        kind_given=kind is not None,
+        problems=problems,
     )
+    _hash_rows(plan)
     plan.events = _order(df, cols, row_kind)
+    _finish(plan)
     return plan
+
+
+def _check_attribute_names(cols: dict[str, pd.Series], names: dict[str, Hashable]) -> None:
+    """Two columns may not become one attribute, nor a name that cannot go on a line."""
+    seen: dict[str, Hashable] = {}
+    for f in attribute_fields(cols):
+        label = names.get(f.column, f.column)
+        try:
+            quote(f.wire, safe="")
+        except UnicodeEncodeError:
+            raise ValidationError(
+                f"column {label!r}: the name is not encodable as UTF-8 (a lone surrogate)"
+            ) from None
+        if f.wire in seen:
+            raise ValidationError(
+                f"columns {seen[f.wire]!r} and {label!r} would both be the product attribute "
+                f"{f.wire!r}: rename or drop one"
+            )
+        seen[f.wire] = label
 
 
 def _order(df: pd.DataFrame, cols: dict[str, pd.Series], row_kind: np.ndarray) -> np.ndarray:
@@ -426,20 +596,35 @@ def _group_custom_data(plan: EventPlan) -> None:
     cols = plan.columns
     rows = plan.events[plan.row_kind[plan.events] == plan.kind_code("custom_data")]
     problems = plan.problems
-    values, present = _to_object_strings(cols["value"].iloc[rows])
-    if not present.all():
-        problems.add(rows[~present], "value", "missing value")
-    counts_ok = np.ones(len(rows), dtype=bool)
+    texts = _column_texts(cols["value"].iloc[rows], identifier=False)
+    values, present = np.asarray(texts.values, dtype=object), texts.present
+    keep = present.copy()
+    for mask, reason in texts.bad:
+        problems.add(rows[mask], "value", reason)
+        keep &= ~mask
+    problems.add(rows[~present], "value", "missing value")
+    if "mapping_identifier" in cols:
+        # each value of a mapping identifier event becomes a mapping value: an identifier
+        truthy, _, _ = _to_bool(cols["mapping_identifier"].iloc[rows])
+        lens = np.zeros(len(rows), dtype=np.int64)
+        lens[keep] = [len(v) for v in values[keep]]
+        long = keep & truthy & (lens > MAX_ID_LENGTH)
+        problems.add(rows[long], "value", f"a mapping value longer than {MAX_ID_LENGTH} characters")
+        keep &= ~long
     if "count" in cols:
-        c, c_present, conv = _to_float(cols["count"].iloc[rows])
-        bad = c_present & (~conv | ~np.isfinite(c) | (np.floor(c) != c) | (c < 0))
-        problems.add(rows[bad], "count", "not a count (a whole number >= 0)")
-        counts_ok = ~bad
-        counts = np.where(c_present & ~bad, c, 1).astype(np.int64)
+        c, c_present, c_bad = _int_column(cols["count"].iloc[rows])
+        wrong = np.zeros(len(rows), dtype=bool)
+        for mask, _ in c_bad:
+            wrong |= mask
+        wrong |= c_present & ~wrong & (c < 0)
+        problems.add(rows[wrong], "count", "not a count (a whole number >= 0)")
+        keep &= ~wrong
+        counts = np.where(c_present & ~wrong, c, 1).astype(np.int64)
     else:
         counts = np.ones(len(rows), dtype=np.int64)
-    keep = present & counts_ok
-    key_frame = {}
+    # the grouping columns by their value hashes: any cell groups (a list, an unhashable
+    # object), and 101 and 101.0 are one value, as in the nonces
+    key_frame: dict[str, Any] = {}
     for name in (
         "visitor_code",
         "mapping_value",
@@ -451,16 +636,13 @@ def _group_custom_data(plan: EventPlan) -> None:
         "time",
     ):
         if name in cols:
-            key_frame[name] = cols[name].iloc[rows].astype(object).to_numpy()
-    gid = (
-        pd.DataFrame(key_frame)
-        .groupby(list(key_frame), sort=False, dropna=False)
-        .ngroup()
-        .to_numpy()
-    )
+            key_frame[name] = value_hashes(cols[name].iloc[rows])
+    for i, label in enumerate(plan.key):  # rows of one event share their key
+        key_frame[f"\0key{i}"] = value_hashes(plan.frame[label].iloc[rows])
+    gid = pd.DataFrame(key_frame).groupby(list(key_frame), sort=False).ngroup().to_numpy()
     dropped = []
     members: dict[int, np.ndarray] = {}
-    texts: dict[int, str] = {}
+    pieces: dict[int, str] = {}
     # Events of one value (the usual case) need no grouping: one JSON text per distinct pair.
     single = np.bincount(gid)[gid] == 1
     dropped.extend(rows[single & ~keep].tolist())
@@ -470,26 +652,80 @@ def _group_custom_data(plan: EventPlan) -> None:
     for lead, v, n in pairs:
         text = memo.get((v, n))
         if text is None:
-            text = memo[v, n] = _json_text({v: n})
-        texts[lead] = text  # a one-row event has no members entry: rows_of gives the lead
+            text = memo[v, n] = quote(json_text({v: n}), safe="")
+        pieces[lead] = text  # a one-row event has no members entry: rows_of gives the lead
     several = np.flatnonzero(~single)
     order = several[np.argsort(gid[several], kind="stable")]
     bounds = np.flatnonzero(np.diff(gid[order])) + 1
     for group in np.split(order, bounds) if order.size else ():
         lead = int(rows[group[0]])
         good = group[keep[group]]
+        vmap: dict[str, int] = {}
+        if good.size == group.size:
+            for v, n in zip(values[good].tolist(), counts[good].tolist(), strict=True):
+                vmap[v] = vmap.get(v, 0) + n
+            if any(n > INT64_MAX for n in vmap.values()):
+                problems.add(rows[good], "count", "the counts of a value add up beyond 64 bits")
+                good = good[:0]
         if good.size < group.size:
             # one bad value spoils the event: refuse the whole group, nothing goes half-sent
             problems.add(rows[good], "value", "another row of this event is invalid")
             dropped.extend(int(r) for r in rows[group])
             continue
-        vmap: dict[str, int] = {}
-        for v, n in zip(values[good].tolist(), counts[good].tolist(), strict=True):
-            vmap[v] = vmap.get(v, 0) + n
-        texts[lead] = _json_text(vmap)
+        pieces[lead] = quote(json_text(vmap), safe="")
         members[lead] = rows[group]
+        plan.lead_of[rows[group]] = lead
+        if not plan.key:  # the event is all its rows: any of them changed, a new event
+            plan.event_hashes[lead] = event_hash(plan.event_hashes[rows[group]])
         dropped.extend(int(r) for r in rows[group[1:]])
     plan.members = members
-    plan.extra_pieces = pd.Series(texts, dtype=object)
+    plan.extra_pieces = pd.Series(pieces, dtype=object)
     if dropped:
         plan.events = plan.events[~np.isin(plan.events, np.array(dropped, dtype=np.int64))]
+
+
+# --------------------------------------------------------------------------- hints
+
+
+#: The hint for a ``site_code`` column, which no writer reads.
+SITE_CODE_HINT = "the site comes from site_code= or the client's default, never a column"
+_TIME_LIKE = re.compile(r"time|date|_at$|^at$|timestamp|when|day|hour|^ts$|_ts$|created|updated")
+_REVENUE_LIKE = re.compile(r"amount|revenue|price|total|turnover|sales|paid|cost|eur|usd|value")
+_QUANTITY_LIKE = re.compile(r"qty|quantit|units|count|number_of|n_items|items")
+_KEY_LIKE = re.compile(r"order|transaction|receipt|invoice|^id$|_id$|^ref|_ref$|reference")
+
+
+def _hint(
+    label: Hashable, column: pd.Series, kinds: set[str], plan: EventPlan, product: bool
+) -> str | None:
+    """A likely meaning of a column no event sends, in a few words (or None)."""
+    name = str(label).lower()
+    if name == "site_code":
+        return SITE_CODE_HINT
+    if pd.api.types.is_datetime64_any_dtype(column.dtype) or _TIME_LIKE.search(name):
+        return "the Data API stamps events when it receives them"
+    if product:
+        if name in attribute_columns_left_out(plan.columns) or name in {"visitor_code"}:
+            return "a parameter of the event itself, not a product attribute"
+        if _QUANTITY_LIKE.search(name) and kinds & {"add_to_cart", "purchase"}:
+            return f"map it with quantity={label!r}"
+        if kinds and "product_page" not in kinds:
+            return "product attributes go with product_page events"
+    else:
+        if "conversion" in kinds and "revenue" not in plan.names and _REVENUE_LIKE.search(name):
+            return f"map it with revenue={label!r}"
+        readers = [
+            spec.name for spec in VISIT_KINDS.values() if name in {f.column for f in spec.fields}
+        ]
+        if name in ("value", "count"):
+            readers = ["custom_data"]
+        if readers:
+            return f"read by {' and '.join(readers)} events only"
+    if not plan.key and _KEY_LIKE.search(name):
+        return f"key={label!r} if it identifies each event"
+    return None
+
+
+def describe_unsent(unsent: Sequence[tuple[Any, str | None]]) -> str:
+    """``'amount' (map it with revenue='amount'), 'store'``: the text of the warning."""
+    return ", ".join(f"{label!r}" + (f" ({hint})" if hint else "") for label, hint in unsent)
