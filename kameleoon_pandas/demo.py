@@ -30,6 +30,7 @@ __all__ = [
     "export_html",
     "find_notebook",
     "run_demo",
+    "sample_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,20 @@ def demo_identifiers(
         return state.identifiers(site_code, visitors=visitors, keys=keys)
     finally:
         state.close()
+
+
+def sample_data(name: str) -> Path:
+    """The path of a sample data file shipped with the notebooks (``notebooks/data/<name>``).
+
+    Found from any working directory: in an installed wheel or in the source checkout.
+
+    Examples
+    --------
+    >>> from kameleoon_pandas.demo import sample_data
+    >>> sample_data("store_purchases.csv").name
+    'store_purchases.csv'
+    """
+    return find_notebook(f"data/{name}")
 
 
 def find_notebook(name: str) -> Path:

@@ -339,6 +339,7 @@ def offline_conversions() -> nbformat.NotebookNode:
             import pandas as pd
 
             import kameleoon_pandas as kp
+            from kameleoon_pandas.demo import sample_data
             """,
             CONNECT,
             "client",
@@ -351,7 +352,7 @@ def offline_conversions() -> nbformat.NotebookNode:
         md("## Read the export"),
         code("""
             purchases = pd.read_csv(
-                "data/store_purchases.csv",
+                sample_data("store_purchases.csv"),  # found from any working directory
                 dtype={"order_id": "string", "customer_id": "string", "amount_eur": "string"},
             )
             print(f"{len(purchases)} purchases from {purchases['store'].nunique()} stores")
@@ -430,6 +431,106 @@ def offline_conversions() -> nbformat.NotebookNode:
     )
 
 
+def magics() -> nbformat.NotebookNode:
+    return _notebook(
+        md("""
+            # Magics: the Data API with `%kam`
+
+            `%load_ext kameleoon_pandas` adds the `%kam` line magic and the `%%kam` cell magic.
+            Each subcommand is a thin shell over one function of `kameleoon_pandas` and returns
+            what that function returns (`%kam counters` is `kp.read_product_counters`), so a
+            result can be kept with `-o NAME` or `x = %kam ...`, and an error fails the cell.
+            `%kam --help` lists the subcommands, `%kam counters --help` describes one.
+        """),
+        code("""
+            import os
+
+            import pandas as pd
+
+            from kameleoon_pandas.demo import demo_identifiers
+
+            %load_ext kameleoon_pandas
+        """),
+        md("""
+            ## Connect
+
+            The connection comes from the `KAMELEOON_*` environment variables. Without them,
+            `%kam serve` starts a local emulator with the demo data in this kernel and points the
+            session's default client at it.
+        """),
+        code("""
+            if os.environ.get("KAMELEOON_BASE_URL"):
+                emulator = os.environ.get("KAMELEOON_EMULATOR_DB")  # set for an emulator
+            else:
+                srv = %kam serve --seed demo
+                emulator = srv.state
+        """),
+        code("""
+            sites = %kam sites
+            sites
+        """),
+        code("""
+            # The Data API cannot list products or visitors: here they come from the emulator.
+            ids = demo_identifiers(emulator, sites[0])
+            eans, visitors, keys = ids["eans"][:20], ids["visitor_codes"][:5], ids["map_keys"][:5]
+        """),
+        md("""
+            ## Reading
+
+            Lists come from a variable (`$eans`), a literal (`a,b,c`) or, with `%%kam`, one per
+            line of the cell, as pasted from a spreadsheet (only the first column counts). Times
+            are relative (`7d`, `24h`, `90min`, `now`) or ISO dates. `display_rows` caps what a
+            cell shows; the frame itself stays whole.
+        """),
+        code("""
+            %config KameleoonMagics.display_rows = 6
+        """),
+        code("""
+            counters = %kam counters $eans --start 7d --freq 1D
+        """),
+        code("""
+            counters.groupby("ean")["bought_quantity"].sum().nlargest(5)
+        """),
+        code("""
+            %%kam products -o products
+            4017000000000
+            4017000007919\tpasted from a spreadsheet: the first column is the EAN
+        """),
+        code("""
+            %kam feed $visitors --previous 3 --kinds conversion,page -o feed
+        """),
+        code("""
+            %kam maps $keys
+        """),
+        md("""
+            ## Writing
+
+            A DataFrame from a variable, pushed with renames (`goal_id=goal`: the schema's
+            `goal_id` is the frame's `goal` column). A dry run validates only; `--check` raises
+            unless every row was sent.
+        """),
+        code("""
+            amounts = [19.9, 5.0, 42.0]
+            orders = pd.DataFrame({"visitor_code": visitors[:3], "goal": 1001, "amount": amounts})
+        """),
+        code("""
+            %kam push events orders --kind conversion goal_id=goal revenue=amount --dry-run
+        """),
+        code("""
+            %kam push events orders --kind conversion goal_id=goal revenue=amount --check -o report
+        """),
+        md("## A panel\n\nThe same panels as `kp.panels`, filled in from the line."),
+        code("""
+            %kam panel counters $eans
+        """),
+        md("## Clean up"),
+        code("""
+            if not os.environ.get("KAMELEOON_BASE_URL"):
+                %kam serve --stop
+        """),
+    )
+
+
 def _notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = new_notebook(cells=list(cells))
     nb.metadata["kernelspec"] = {
@@ -447,6 +548,7 @@ NOTEBOOKS = {
     "01-quickstart.ipynb": quickstart,
     "02-product-report.ipynb": product_report,
     "03-offline-conversions.ipynb": offline_conversions,
+    "04-magics.ipynb": magics,
 }
 
 

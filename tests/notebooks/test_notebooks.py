@@ -84,6 +84,23 @@ def test_quickstart_starts_its_own_emulator_without_settings() -> None:
     assert "demosite01: 200 products" in text
 
 
+def test_the_magics_notebook_runs_with_its_own_emulator() -> None:
+    nb = execute_notebook(NOTEBOOKS / "04-magics.ipynb")
+    assert not _errors(nb)
+    assert "demo-secret" not in nbformat.writes(nb)
+    tables = _outputs(nb, "text/html")
+    assert len(tables) >= 4  # counters, products, feed, maps (and the push reports)
+    widgets = [
+        o["data"]["text/plain"] for o in _outputs(nb, "application/vnd.jupyter.widget-view+json")
+    ]
+    assert any(w.startswith("CountersPanel(") for w in widgets)
+
+
+def test_offline_conversions_read_their_data_from_any_folder(tmp_path) -> None:
+    nb = execute_notebook(NOTEBOOKS / "03-offline-conversions.ipynb", cwd=tmp_path)
+    assert not _errors(nb)
+
+
 def test_product_report_takes_its_parameters(demo_server) -> None:
     nb = execute_notebook(
         NOTEBOOKS / "02-product-report.ipynb",
