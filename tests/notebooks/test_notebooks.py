@@ -24,6 +24,23 @@ REPORT_SECTIONS = [
     "Trends per hour and per day",
     "Conversions per goal",
 ]
+READOUT_SECTIONS = [
+    "Experiment read-out",
+    "Results per variation",
+    "Uplift with its confidence interval",
+    "Sample ratio check",
+]
+READOUT_HEADERS = [
+    "Visitors",
+    "Converted",
+    "Conversion rate",
+    "Uplift",
+    "95% interval",
+    "p-value",
+    "Chance to beat reference",
+    "Revenue",
+    "Revenue per visitor",
+]
 
 
 def _outputs(nb, mime: str) -> list:
@@ -65,6 +82,13 @@ def test_committed_notebooks_are_generated_and_clean() -> None:
     assert len(tagged) == 1
     for name in ("site_code", "window_days", "top_n"):
         assert re.search(rf"^{name} = ", tagged[0].source, re.M)
+    readout = nbformat.read(NOTEBOOKS / "05-experiment-readout.ipynb", as_version=4)
+    tagged = [c for c in readout.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and readout.cells.index(tagged[0]) == 1  # at the top
+    for name in ("site_code", "experiment_id", "goal_id", "alpha"):
+        assert re.search(rf"^{name} = ", tagged[0].source, re.M)
+    prose = " ".join(c.source for c in readout.cells if c.cell_type == "markdown")
+    assert "cell" not in prose.lower()  # written for the reader of the report, not of the code
 
 
 def test_quickstart_starts_its_own_emulator_without_settings() -> None:
@@ -96,11 +120,6 @@ def test_the_magics_notebook_runs_with_its_own_emulator() -> None:
     assert any(w.startswith("CountersPanel(") for w in widgets)
 
 
-def test_offline_conversions_read_their_data_from_any_folder(tmp_path) -> None:
-    nb = execute_notebook(NOTEBOOKS / "03-offline-conversions.ipynb", cwd=tmp_path)
-    assert not _errors(nb)
-
-
 def test_product_report_takes_its_parameters(demo_server) -> None:
     nb = execute_notebook(
         NOTEBOOKS / "02-product-report.ipynb",
@@ -118,12 +137,40 @@ def test_product_report_takes_its_parameters(demo_server) -> None:
     assert all(re.search(r"<th>402\d{10}</th>", row) for row in rows)  # demosite02's EANs
 
 
+def _headings(html: str) -> list[str]:
+    return [
+        re.sub(r"<[^>]+>|¶", "", h).strip()
+        for h in re.findall(r"<h[12][^>]*>(.*?)</h[12]>", html, re.S)
+    ]
+
+
+def test_experiment_readout_finds_the_mismatched_split(demo_server) -> None:
+    # The demo data's experiment 602: no effect, and 55/45 drawn where 50/50 is intended.
+    nb = execute_notebook(
+        NOTEBOOKS / "05-experiment-readout.ipynb",
+        env=_env(demo_server),
+        parameters={"site_code": "demosite02", "experiment_id": 602, "alpha": 0.1},
+    )
+    assert not _errors(nb)  # the SRM warning is reported in the text, not on stderr
+    assert len(_outputs(nb, "image/png")) == 1
+    markdown = [o["data"]["text/markdown"] for o in _outputs(nb, "text/markdown")]
+    assert "`demosite02`" in markdown[0] and "**experiment** 602" in markdown[0]
+    assert "90% interval" in markdown[1]
+    assert markdown[-1].startswith("**Sample ratio mismatch**")
+    assert re.search(r"6021: 5\d\.\d%, 6022: 4\d\.\d%", markdown[-1])
+    table = next(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
+    assert "<th>90% interval</th>" in table and "6021 (reference)" in table
+
+
 def test_offline_conversions_round_trip(tmp_path) -> None:
     from kameleoon_pandas.emulator import serve
 
     # A fresh emulator: this notebook writes, and must not change what the other tests read.
     with serve(db=str(tmp_path / "e.sqlite"), seed="demo") as srv:
-        nb = execute_notebook(NOTEBOOKS / "03-offline-conversions.ipynb", env=srv.env())
+        # Run from another folder than the notebook's: its data must still be found.
+        nb = execute_notebook(
+            NOTEBOOKS / "03-offline-conversions.ipynb", env=srv.env(), cwd=tmp_path
+        )
         stored = srv.state.visitor_events("demosite01", ["store-cust-0002"])
     assert not _errors(nb)
     assert srv.client_secret not in nbformat.writes(nb)
@@ -155,12 +202,31 @@ def test_demo_report_html_has_sections_and_embedded_plots(demo_report: Path) -> 
     )
 
 
-@pytest.mark.parametrize("name", ["02-product-report.ipynb"])
+def test_demo_writes_the_experiment_readout_beside_the_product_report(demo_report: Path) -> None:
+    readout = demo_report.parent / "experiment-readout.html"
+    executed = (demo_report.parent / "experiment-readout.ipynb").read_text(encoding="utf-8")
+    assert "demo-secret" not in executed and not _errors(nbformat.reads(executed, as_version=4))
+    html = readout.read_text(encoding="utf-8")
+    assert _headings(html) == READOUT_SECTIONS
+    table = html.split("<table")[1].split("</table>")[0]
+    assert re.findall(r"<th>([^<]+)</th>", table.split("</thead>")[0]) == READOUT_HEADERS
+    assert "6011 (reference)" in table and re.search(r"<td>\d+\.\d%</td>", table)
+    assert re.search(r"<td>\d{1,3}(,\d{3})*\.\d{2}</td>", table)  # money, with separators
+    # Experiment 601 (a true +15% uplift, an equal split): the data moves with the clock, so
+    # only the sentences are checked here; tests/experiments/test_demo_truth.py checks the truth.
+    assert "Variation 6012: " in html and "sample ratio mismatch" in html.lower()
+    images = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) == 1 and base64.b64decode(images[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"<script[^>]+src=", html)
+    assert "demo-secret" not in html and "Traceback" not in html
+
+
+@pytest.mark.parametrize("name", ["02-product-report.ipynb", "05-experiment-readout.ipynb"])
 def test_notebooks_say_what_to_set_against_a_real_api(name, demo_server) -> None:
     """Against an API that is not a known emulator, the notebook asks for the identifiers."""
     from nbclient.exceptions import CellExecutionError
 
-    with pytest.raises(CellExecutionError, match="cannot list products or visitors"):
+    with pytest.raises(CellExecutionError, match=r"cannot list (products or )?visitors"):
         execute_notebook(NOTEBOOKS / name, env=demo_server.env())
 
 
