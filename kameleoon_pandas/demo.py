@@ -1,4 +1,4 @@
-"""The one-command demo: the emulator with demo data, the product report executed, HTML written.
+"""The one-command demo: the emulator with demo data, the reports executed, HTML written.
 
 ``kameleoon-pandas demo [--out DIR] [--seed-number N]`` calls :func:`run_demo`. The notebook
 helpers here (:func:`execute_notebook`, :func:`export_html`) are what the demo and the tests use
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .emulator import EmulatorState
 
 __all__ = [
+    "EXPERIMENT_NOTEBOOK",
     "REPORT_NOTEBOOK",
     "demo_identifiers",
     "execute_notebook",
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: The report the demo executes, under the checkout's ``notebooks/``.
 REPORT_NOTEBOOK = "02-product-report.ipynb"
+#: The experiment read-out the demo executes too, written beside the product report.
+EXPERIMENT_NOTEBOOK = "05-experiment-readout.ipynb"
 
 #: Where the notebooks live: inside an installed wheel (``pyproject.toml`` force-includes
 #: them), else in the source checkout beside the package (an editable install).
@@ -279,36 +282,43 @@ class _Steps:
 
 
 def run_demo(out_dir: Path, *, random_seed: int = 0, progress: bool = True) -> Path:
-    """Seed an emulator, execute the product report on it, write ipynb and HTML; return the HTML.
+    """Seed an emulator, execute the reports on it, write ipynb and HTML; return the product one.
 
     The emulator runs on a temporary SQLite file with the demo data set for ``random_seed`` and
-    is stopped before this returns. Files land in ``out_dir`` as ``product-report.ipynb`` and
-    ``product-report.html``. ``progress`` writes steps and a bar to stderr.
+    is stopped before this returns. Files land in ``out_dir``: ``product-report.ipynb`` and
+    ``product-report.html`` (the product report, whose HTML path is returned), and beside them
+    ``experiment-readout.ipynb`` and ``experiment-readout.html`` (the read-out of the demo
+    data's experiment with a known +15% uplift). ``progress`` writes steps and a bar to stderr.
     """
     from .emulator import serve
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    notebook = find_notebook(REPORT_NOTEBOOK)
+    reports = [
+        (find_notebook(REPORT_NOTEBOOK), "product-report", "Product report"),
+        (find_notebook(EXPERIMENT_NOTEBOOK), "experiment-readout", "Experiment read-out"),
+    ]
     steps = _Steps(progress)
+    executed: list[Any] = []
     try:
         with tempfile.TemporaryDirectory(prefix="kameleoon-demo-") as tmp:
             steps.say(f"Starting the emulator with the demo data (seed number {random_seed})…")
             db = Path(tmp) / "demo.sqlite"
             with serve(db=str(db), seed="demo", random_seed=random_seed) as srv:
-                steps.say(f"Emulator ready at {srv.url}; executing {notebook.name}…")
                 env = srv.env() | {EMULATOR_DB_VARIABLE: str(db)}
-                executed = execute_notebook(notebook, env=env, on_cell=steps.cell)
+                for notebook, _, _ in reports:
+                    steps.say(f"Emulator ready at {srv.url}; executing {notebook.name}…")
+                    executed.append(execute_notebook(notebook, env=env, on_cell=steps.cell))
+                    steps.close()
                 site_code = srv.site_codes[0] if srv.site_codes else "demo"
-            steps.close()
-            steps.say("Emulator stopped; writing the report…")
-        ipynb_path = out_dir / "product-report.ipynb"
-        html_path = out_dir / "product-report.html"
-        nbformat.write(executed, ipynb_path)
-        html_path.write_text(
-            export_html(executed, title=f"Product report — {site_code}"), encoding="utf-8"
-        )
-        steps.say(f"Wrote {ipynb_path} and {html_path}")
+            steps.say("Emulator stopped; writing the reports…")
+        paths: list[Path] = []
+        for nb, (_, stem, title) in zip(executed, reports, strict=True):
+            ipynb_path, html_path = out_dir / f"{stem}.ipynb", out_dir / f"{stem}.html"
+            nbformat.write(nb, ipynb_path)
+            html_path.write_text(export_html(nb, title=f"{title} — {site_code}"), encoding="utf-8")
+            steps.say(f"Wrote {ipynb_path} and {html_path}")
+            paths.append(html_path)
     finally:
         steps.close()
-    return html_path
+    return paths[0]

@@ -531,6 +531,166 @@ def magics() -> nbformat.NotebookNode:
     )
 
 
+def experiment_readout() -> nbformat.NotebookNode:
+    return _notebook(
+        md("""
+            # Experiment read-out
+
+            How each variation of one experiment did against the reference on one goal: the
+            share of exposed visitors who converted, the relative uplift with its confidence
+            interval, and a check that the visitors were split as intended.
+            `kameleoon-pandas demo` writes this report as HTML beside the product report.
+        """),
+        code(
+            """
+            # Parameters (tagged `parameters`: papermill or the demo may override them)
+            site_code = None  # None: the client's default site code
+            experiment_id = 601  # the demo data's "One-page checkout" experiment
+            goal_id = 1001  # the goal to compare on (purchase in the demo data)
+            alpha = 0.05  # intervals at the 1 - alpha level; significant when p < alpha
+            visitor_codes = None  # None: every visitor the emulator holds; else a list
+            """,
+            tags=("parameters",),
+        ),
+        code(
+            """
+            import os
+            import warnings
+            from contextlib import ExitStack
+
+            import matplotlib.pyplot as plt
+            import pandas as pd
+            from IPython.display import Markdown, display
+
+            import kameleoon_pandas as kp
+            from kameleoon_pandas.demo import demo_identifiers
+            from kameleoon_pandas.experiments import SRM_THRESHOLD
+            """,
+            CONNECT,
+        ),
+        code(
+            """
+            site_code = site_code or client.site_code
+            if visitor_codes is None:
+                if emulator is None:
+                    raise RuntimeError(
+                        "The Data API cannot list visitors: set the visitor_codes parameter "
+                        "(from your warehouse), or KAMELEOON_EMULATOR_DB."
+                    )
+                ids = demo_identifiers(emulator, site_code, visitors=10**7, keys=0)
+                visitor_codes = ids["visitor_codes"]
+
+            with warnings.catch_warnings():
+                # A sample ratio mismatch is reported in its own section below.
+                warnings.simplefilter("ignore", kp.KameleoonWarning)
+                results = kp.read_experiment(
+                    visitor_codes,
+                    experiment_id,
+                    goal_id=goal_id,
+                    alpha=alpha,
+                    site_code=site_code,
+                    progress=False,
+                )
+            reference = results.loc[results["uplift"].isna()].iloc[0]
+            now = pd.Timestamp.now(tz="UTC")
+            display(
+                Markdown(
+                    f"**Site code** `{site_code}` · **experiment** {experiment_id} · "
+                    f"**goal** {goal_id} · **exposed visitors** {results['visitors'].sum():,} · "
+                    f"**reference** variation {reference['variation_id']} · "
+                    f"**generated** {now:%Y-%m-%d %H:%M} UTC"
+                )
+            )
+            """,
+        ),
+        md("""
+            ## Results per variation
+
+            Visitors count once, from their first exposure; a visitor converted when they
+            reached the goal after it. The uplift is relative to the reference's conversion
+            rate.
+        """),
+        code("""
+            level = f"{1 - alpha:.0%}"
+
+
+            def percent(value, signed=False):
+                return "" if pd.isna(value) else f"{value:+.1%}" if signed else f"{value:.1%}"
+
+
+            table = pd.DataFrame(
+                {
+                    "Variation": [
+                        f"{v} (reference)" if v == reference["variation_id"] else str(v)
+                        for v in results["variation_id"]
+                    ],
+                    "Visitors": results["visitors"].map("{:,}".format),
+                    "Converted": results["converted"].map("{:,}".format),
+                    "Conversion rate": results["conversion_rate"].map(percent),
+                    "Uplift": results["uplift"].map(lambda v: percent(v, signed=True)),
+                    f"{level} interval": [
+                        "" if pd.isna(low) else f"{low:+.1%} to {high:+.1%}"
+                        for low, high in zip(results["ci_low"], results["ci_high"], strict=True)
+                    ],
+                    "p-value": results["p_value"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
+                    "Chance to beat reference": results["chance_to_beat_reference"].map(percent),
+                    "Revenue": results["revenue"].map("{:,.2f}".format),
+                    "Revenue per visitor": results["revenue_per_visitor"].map("{:,.2f}".format),
+                }
+            ).set_index("Variation")
+            table
+        """),
+        code("""
+            lines = []
+            for _, row in results.dropna(subset=["uplift"]).iterrows():
+                verdict = "significant" if row["p_value"] < alpha else "not significant"
+                lines.append(
+                    f"- Variation {row['variation_id']}: {row['uplift']:+.1%} conversion rate "
+                    f"({level} interval {row['ci_low']:+.1%} to {row['ci_high']:+.1%}, "
+                    f"p = {row['p_value']:.3g}): **{verdict}** at {alpha:g}."
+                )
+            display(Markdown("\\n".join(lines)))
+        """),
+        md("""
+            ## Uplift with its confidence interval
+
+            Each variation's uplift over the reference, with its interval: green when the
+            whole interval is above zero, red when below, grey when it holds zero.
+        """),
+        code("""
+            kp.plots.plot_experiment(results)
+            plt.show()
+        """),
+        md("""
+            ## Sample ratio check
+
+            Whether the visitors were split between the variations as intended (equally): a
+            mismatch means the assignment or the tracking went wrong, and the results above
+            cannot be trusted until it is explained.
+        """),
+        code("""
+            srm = results["srm_p_value"].iloc[0]
+            shares = ", ".join(
+                f"{v}: {n / results['visitors'].sum():.1%}"
+                for v, n in zip(results["variation_id"], results["visitors"], strict=True)
+            )
+            if srm < SRM_THRESHOLD:
+                sentence = (
+                    f"**Sample ratio mismatch**: the split ({shares}) is not the intended one "
+                    f"(chi-square p-value {srm:.2g} < {SRM_THRESHOLD:g}); check the assignment "
+                    "before trusting these results."
+                )
+            else:
+                sentence = (
+                    f"No sample ratio mismatch: the split ({shares}) is consistent with the "
+                    f"intended one (chi-square p-value {srm:.2g})."
+                )
+            display(Markdown(sentence))
+        """),
+        code(CLEAN_UP),
+    )
+
+
 def _notebook(*cells: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = new_notebook(cells=list(cells))
     nb.metadata["kernelspec"] = {
@@ -549,6 +709,7 @@ NOTEBOOKS = {
     "02-product-report.ipynb": product_report,
     "03-offline-conversions.ipynb": offline_conversions,
     "04-magics.ipynb": magics,
+    "05-experiment-readout.ipynb": experiment_readout,
 }
 
 

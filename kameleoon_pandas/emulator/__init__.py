@@ -23,12 +23,15 @@ from __future__ import annotations
 
 from .options import EmulatorOptions
 from .routes import create_app
-from .seed import DEMO_SITE_CODES, seed_state
+from .seed import DEMO_EXPERIMENTS, DEMO_GOAL_ID, DEMO_SITE_CODES, DemoExperiment, seed_state
 from .server import EmulatorServer, serve
 from .state import EmulatorState
 
 __all__ = [
+    "DEMO_EXPERIMENTS",
+    "DEMO_GOAL_ID",
     "DEMO_SITE_CODES",
+    "DemoExperiment",
     "EmulatorOptions",
     "EmulatorServer",
     "EmulatorState",

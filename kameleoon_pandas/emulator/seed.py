@@ -3,14 +3,20 @@
 Deterministic for a ``random_seed``: the same products, visitors, visits and counts, laid out
 over the 28 days before the start of the current UTC hour. Vectorised with numpy, so seeding both
 sites takes about a second.
+
+Two experiments have a known truth (``DEMO_EXPERIMENTS``), so a read-out can be checked
+against it: on each site, every visitor is exposed to both on their first visit, and whether they
+purchase (goal ``DEMO_GOAL_ID``, once, on one of their visits, after that exposure) depends on
+their variations only.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 
@@ -63,7 +69,7 @@ _GEO = [  # (country, region, city, lat, lon, weight)
     ("United States", "New York", "New York", 40.7128, -74.006, 0.08),
 ]
 _GOALS = [  # (goal id, probability per visit, has revenue)
-    (1001, 0.06, True),  # purchase
+    (1001, 0.06, True),  # purchase: drawn per visitor by DEMO_EXPERIMENTS instead
     (1002, 0.04, False),  # newsletter sign-up
     (1003, 0.10, False),  # add to cart
     (1004, 0.02, False),  # account created
@@ -71,6 +77,78 @@ _GOALS = [  # (goal id, probability per visit, has revenue)
 ]
 _EXPERIMENTS = [(501, [5011, 5012]), (502, [5021, 5022, 5023]), (503, [5031, 5032])]
 _PERSONALIZATIONS = [(71, 7101), (72, 7201)]
+
+
+@dataclass(frozen=True)
+class DemoExperiment:
+    """The true parameters of one experiment of the demo data (the same on both sites).
+
+    Attributes
+    ----------
+    experiment_id : int
+        The experiment.
+    name : str
+        What it tests, for people.
+    variation_ids : tuple of int
+        Its variations, the reference (the lowest id) first.
+    intended_split : tuple of float
+        The share of visitors each variation is meant to get.
+    split : tuple of float
+        The share the seed actually draws: unlike ``intended_split`` on a deliberate sample
+        ratio mismatch.
+    goal_id : int
+        The goal its effect is on.
+    uplifts : tuple of float
+        Per variation, the true relative uplift of its visitors' conversion rate on ``goal_id``
+        over the reference's (0.0 for the reference, and for every variation of an experiment
+        with no effect).
+    """
+
+    experiment_id: int
+    name: str
+    variation_ids: tuple[int, ...]
+    intended_split: tuple[float, ...]
+    split: tuple[float, ...]
+    goal_id: int
+    uplifts: tuple[float, ...]
+
+    @property
+    def has_srm(self) -> bool:
+        """Whether the seed draws another split than the intended one."""
+        return self.split != self.intended_split
+
+
+#: The purchase goal the demo experiments act on (every purchase of the demo data is on it).
+DEMO_GOAL_ID: Final = 1001
+#: A visitor's chance to purchase (once, within the 28 days) before any variation's effect: the
+#: chance is ``DEMO_PURCHASE_RATE`` times ``1 + uplift`` of each of their variations. Revenue per
+#: purchase is the same in every variation (log-normal, median about 55), so revenue per visitor
+#: has the same true uplift as the conversion rate.
+DEMO_PURCHASE_RATE: Final = 0.20
+#: The experiments with a known truth, on both demo sites: every visitor with a visit is exposed
+#: to each (on their first visit, before any purchase). ``601`` has a true +15% uplift of the
+#: purchase rate for its variation 6012, with an equal split; ``602`` has no effect and a
+#: deliberate sample ratio mismatch (55/45 drawn where 50/50 is intended).
+DEMO_EXPERIMENTS: Final = (
+    DemoExperiment(
+        experiment_id=601,
+        name="One-page checkout",
+        variation_ids=(6011, 6012),
+        intended_split=(0.5, 0.5),
+        split=(0.5, 0.5),
+        goal_id=DEMO_GOAL_ID,
+        uplifts=(0.0, 0.15),
+    ),
+    DemoExperiment(
+        experiment_id=602,
+        name="Free-shipping banner",
+        variation_ids=(6021, 6022),
+        intended_split=(0.5, 0.5),
+        split=(0.55, 0.45),
+        goal_id=DEMO_GOAL_ID,
+        uplifts=(0.0, 0.0),
+    ),
+)
 # Hourly profile (UTC): quiet nights, a lunch bump and an evening peak; weekends busier.
 _DAILY = np.array(
     [0.15, 0.1, 0.08, 0.07, 0.08, 0.15, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9,
@@ -82,6 +160,7 @@ _COMPACT = (",", ":")
 Statement = tuple[str, Sequence[tuple[Any, ...]]]  # SQL run with executemany, and its rows
 MappingRow = tuple[str, str, str]  # site, mapping value, visitor
 MapRow = tuple[str, str, str, int]  # site, key, data, expires_at
+Add = Callable[[np.ndarray, np.ndarray, str, list[str]], None]  # visits, times, kind, data
 
 
 def seed_state(
@@ -93,6 +172,7 @@ def seed_state(
     counters, 5,000 visitors with 1 to 10 visits each (pages, conversions, experiments,
     personalizations, geolocation, static and custom data), about 10% of them linked to a CRM id,
     and about 300 maps. Times fall in the 28 days before the start of the hour of ``now_ms``.
+    Purchases follow the experiments of ``DEMO_EXPERIMENTS``, whose true effects are known.
     The same ``random_seed`` writes the same data; a different one replaces the sites' data.
 
     Parameters
@@ -370,21 +450,37 @@ def _visits(
         ],
     )
 
+    # The experiments with a known truth: each visitor is exposed to all of them at the start of
+    # their first kept visit; their chance to purchase follows from their variations.
+    kv_first = np.r_[True, kv[1:] != kv[:-1]]
+    first_index = np.flatnonzero(kv_first)  # positions in ``kept``; a visitor's visits follow
+    kept_count = np.diff(np.r_[first_index, len(kept)])
+    first_visits = kept[first_index]
+    chance = np.full(len(first_visits), DEMO_PURCHASE_RATE)
+    for offset, experiment in enumerate(DEMO_EXPERIMENTS):
+        arm = rng.choice(len(experiment.variation_ids), len(first_visits), p=experiment.split)
+        chance *= 1.0 + np.asarray(experiment.uplifts)[arm]
+        variations = np.asarray(experiment.variation_ids)[arm]
+        add(
+            first_visits,
+            begin[first_visits] + 1_500 + 100 * offset,
+            "experiment",
+            [
+                f'{{"id":{experiment.experiment_id},"variationId":{variation}}}'
+                for variation in variations.tolist()
+            ],
+        )
+    buyer = np.flatnonzero(rng.random(len(first_visits)) < chance)
+    # The purchase falls on any of the buyer's kept visits (at its end: after the exposure).
+    which_visit = (rng.random(len(buyer)) * kept_count[buyer]).astype(np.int64)
+    bought = kept[first_index[buyer] + which_visit]
+    _add_conversions(add, rng, bought, visit_end[bought], DEMO_GOAL_ID, has_revenue=True)
+
     for goal, probability, has_revenue in _GOALS:
+        if goal == DEMO_GOAL_ID:
+            continue  # the purchases are the experiments' (above)
         converted = kept[rng.random(len(kept)) < probability]
-        revenue = np.round(np.exp(rng.normal(4.0, 0.6, len(converted))), 2) if has_revenue else None
-        data = [
-            json.dumps(
-                {
-                    "goalId": goal,
-                    "revenue": float(revenue[i]) if revenue is not None else 0.0,
-                    "negative": False,
-                },
-                separators=_COMPACT,
-            )
-            for i in range(len(converted))
-        ]
-        add(converted, visit_end[converted] - 5_000 + goal % 7, "conversion", data)
+        _add_conversions(add, rng, converted, visit_end[converted], goal, has_revenue=has_revenue)
 
     # Custom data: a loyalty tier on some visits; a CRM id linking about 10% of visitors.
     tiered = kept[rng.random(len(kept)) < 0.25]
@@ -428,6 +524,31 @@ def _visits(
         (site, c, codes[int(v)]) for c, v in zip(crm_ids, crm_visitors.tolist(), strict=True)
     ]
     return rows, mapping_rows, crm_ids
+
+
+def _add_conversions(
+    add: Add,
+    rng: np.random.Generator,
+    visits: np.ndarray,
+    ends: np.ndarray,
+    goal: int,
+    *,
+    has_revenue: bool,
+) -> None:
+    """One conversion on ``goal`` near the end of each of ``visits`` (revenue if it has one)."""
+    revenue = np.round(np.exp(rng.normal(4.0, 0.6, len(visits))), 2) if has_revenue else None
+    data = [
+        json.dumps(
+            {
+                "goalId": goal,
+                "revenue": float(revenue[i]) if revenue is not None else 0.0,
+                "negative": False,
+            },
+            separators=_COMPACT,
+        )
+        for i in range(len(visits))
+    ]
+    add(visits, ends - 5_000 + goal % 7, "conversion", data)
 
 
 def _maps(rng: np.random.Generator, site: str, crm_ids: list[str], anchor: int) -> list[MapRow]:

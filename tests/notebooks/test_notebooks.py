@@ -209,7 +209,8 @@ def test_demo_writes_the_experiment_readout_beside_the_product_report(demo_repor
     html = readout.read_text(encoding="utf-8")
     assert _headings(html) == READOUT_SECTIONS
     table = html.split("<table")[1].split("</table>")[0]
-    assert re.findall(r"<th>([^<]+)</th>", table.split("</thead>")[0]) == READOUT_HEADERS
+    headers = re.findall(r"<th>([^<]+)</th>", table.split("</thead>")[0])
+    assert headers == [*READOUT_HEADERS, "Variation"]  # the index's name on its own row
     assert "6011 (reference)" in table and re.search(r"<td>\d+\.\d%</td>", table)
     assert re.search(r"<td>\d{1,3}(,\d{3})*\.\d{2}</td>", table)  # money, with separators
     # Experiment 601 (a true +15% uplift, an equal split): the data moves with the clock, so

@@ -1,0 +1,150 @@
+"""The read-out finds the truth the demo data was seeded with (``DEMO_EXPERIMENTS``).
+
+Over ``SEEDS`` seed numbers and both demo sites (``2 * SEEDS`` independent data sets), the 95%
+interval of experiment 601 covers its true +15% uplift about 95% of the time, the no-effect
+experiment 602 rejects about 5% of the time, and 602's deliberate 55/45 split always warns.
+The visits come from the seed's own generator (``_site_statements``, what ``seed_state``
+writes, checked against the state once), without the SQLite round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kameleoon_pandas as kp
+from kameleoon_pandas import KameleoonWarning
+from kameleoon_pandas.emulator import (
+    DEMO_EXPERIMENTS,
+    DEMO_GOAL_ID,
+    DEMO_SITE_CODES,
+    EmulatorState,
+    seed_state,
+)
+from kameleoon_pandas.emulator import seed as demo_seed
+
+SEEDS = 20  # 40 data sets per experiment: about 10 s
+ANCHOR = 1_780_000_000_000 - 1_780_000_000_000 % demo_seed.HOUR_MS
+EFFECT, NULL = DEMO_EXPERIMENTS
+IDS = {e.experiment_id for e in DEMO_EXPERIMENTS}
+
+
+def _visit_rows(random_seed: int, number: int) -> list[tuple]:
+    rng = np.random.default_rng([random_seed, number])
+    statements = demo_seed._site_statements(rng, DEMO_SITE_CODES[number], number, ANCHOR)
+    return next(rows for sql, rows in statements if "INTO visit_events" in sql)
+
+
+def _frames(rows: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(exposures to the demo experiments, conversions on their goal) of a site's visit rows."""
+    exposures, conversions = [], []
+    for _site, code, _nonce, time, _seq, kind, data in rows:
+        if kind == "experiment":
+            event = json.loads(data)
+            if event["id"] in IDS:
+                exposures.append((code, event["id"], event["variationId"], time))
+        elif kind == "conversion":
+            event = json.loads(data)
+            if event["goalId"] == DEMO_GOAL_ID:
+                conversions.append((code, DEMO_GOAL_ID, event["revenue"], time))
+    exp = pd.DataFrame(exposures, columns=["visitor_code", "experiment_id", "variation_id", "t"])
+    conv = pd.DataFrame(conversions, columns=["visitor_code", "goal_id", "revenue", "t"])
+    for frame in (exp, conv):
+        frame["time"] = pd.to_datetime(frame.pop("t"), unit="ms")
+    return exp, conv
+
+
+def _data_sets() -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    for random_seed in range(SEEDS):
+        for number in range(len(DEMO_SITE_CODES)):
+            yield _frames(_visit_rows(random_seed, number))
+
+
+def _variation_row(results: pd.DataFrame, experiment) -> pd.Series:
+    rows = results[results["variation_id"] == experiment.variation_ids[1]]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def read_outs() -> dict[str, list[pd.Series]]:
+    """Per metric and experiment, variation 2's row of each data set's read-out."""
+    out: dict[str, list[pd.Series]] = {}
+    for exposures, conversions in _data_sets():
+        for metric in ("conversion_rate", "revenue_per_visitor"):
+            effect = kp.experiment_results(
+                exposures=exposures[exposures["experiment_id"] == EFFECT.experiment_id],
+                conversions=conversions,
+                goal_id=DEMO_GOAL_ID,
+                metric=metric,
+            )
+            out.setdefault(f"effect/{metric}", []).append(_variation_row(effect, EFFECT))
+            with pytest.warns(KameleoonWarning, match=r"(?i)sample ratio"):
+                null = kp.experiment_results(
+                    exposures=exposures[exposures["experiment_id"] == NULL.experiment_id],
+                    conversions=conversions,
+                    goal_id=DEMO_GOAL_ID,
+                    metric=metric,
+                )
+            out.setdefault(f"null/{metric}", []).append(_variation_row(null, NULL))
+    return out
+
+
+def test_the_truth_is_what_the_constant_says() -> None:
+    assert EFFECT.uplifts == (0.0, 0.15) and EFFECT.split == EFFECT.intended_split
+    assert NULL.uplifts == (0.0, 0.0) and NULL.has_srm and not EFFECT.has_srm
+    assert {e.goal_id for e in DEMO_EXPERIMENTS} == {DEMO_GOAL_ID}
+
+
+def test_the_shortcut_reads_what_seed_state_writes() -> None:
+    state = EmulatorState(":memory:")
+    try:
+        seed_state(state, "demo", random_seed=3, now_ms=ANCHOR + 1)
+        for number, site in enumerate(DEMO_SITE_CODES):
+            stored = state._conn.execute(
+                "SELECT visitor_code, time, kind, data FROM visit_events WHERE site_code = ?"
+                " ORDER BY visitor_code, time, kind, data",
+                (site,),
+            ).fetchall()
+            made = sorted((r[1], r[3], r[5], r[6]) for r in _visit_rows(3, number))
+            assert stored == made
+    finally:
+        state.close()
+
+
+@pytest.mark.parametrize("metric", ["conversion_rate", "revenue_per_visitor"])
+def test_the_95_percent_interval_covers_the_true_uplift_about_95_percent_of_the_time(
+    read_outs, metric
+) -> None:
+    rows = read_outs[f"effect/{metric}"]
+    truth = EFFECT.uplifts[1]
+    covered = sum(bool(r["ci_low"] <= truth <= r["ci_high"]) for r in rows)
+    assert len(rows) == 2 * SEEDS
+    # Binomial(40, 0.95): 38 expected; 34 or fewer has a chance of about 3%.
+    assert covered >= 35, f"{covered} of {len(rows)} intervals cover {truth}"
+    # The effect is there to be found: the mean estimate lies near the truth.
+    assert abs(np.mean([r["uplift"] for r in rows]) - truth) < 0.03
+
+
+@pytest.mark.parametrize("metric", ["conversion_rate", "revenue_per_visitor"])
+def test_the_no_effect_experiment_rejects_about_5_percent_of_the_time(read_outs, metric) -> None:
+    rows = read_outs[f"null/{metric}"]
+    rejected = sum(bool(r["p_value"] < 0.05) for r in rows)
+    # Binomial(40, 0.05): 2 expected; 6 or more has a chance of about 1.4%.
+    assert rejected <= 5, f"{rejected} of {len(rows)} rejections"
+    assert all(r["ci_low"] <= 0 <= r["ci_high"] for r in rows if r["p_value"] >= 0.05)
+
+
+def test_the_mismatched_split_warns_and_the_equal_one_does_not(read_outs) -> None:
+    # Every data set of 602 warned (pytest.warns in the fixture); 601's never did.
+    assert all(r["srm_p_value"] < 1e-6 for r in read_outs["null/conversion_rate"])
+    assert all(r["srm_p_value"] > 0.001 for r in read_outs["effect/conversion_rate"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KameleoonWarning)
+        exposures, conversions = _frames(_visit_rows(0, 0))
+        kp.experiment_results(exposures=exposures, conversions=conversions, experiment_id=601)
