@@ -26,4 +26,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-exec .venv/bin/python -m pytest -n auto "$@"
+# loadgroup: the tests that share the demo report (xdist_group) run on one worker, so the demo
+# runs once; everything else is spread over the cores.
+exec .venv/bin/python -m pytest -n auto --dist loadgroup "$@"

@@ -64,6 +64,7 @@ def page(browser) -> Iterator[Any]:
         context.close()
 
 
+@pytest.mark.xdist_group("demo_report")  # one run of the demo for all three
 def test_demo_report_renders_offline(demo_report: Path, page) -> None:
     remote: list[str] = []
     page.on(

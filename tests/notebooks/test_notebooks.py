@@ -180,6 +180,7 @@ def test_offline_conversions_round_trip(tmp_path) -> None:
     assert any("901" in str(row) for row in stored)
 
 
+@pytest.mark.xdist_group("demo_report")  # one run of the demo for all three
 def test_demo_report_html_has_sections_and_embedded_plots(demo_report: Path) -> None:
     assert demo_report.name == "product-report.html"
     executed = (demo_report.parent / "product-report.ipynb").read_text(encoding="utf-8")
@@ -202,6 +203,7 @@ def test_demo_report_html_has_sections_and_embedded_plots(demo_report: Path) -> 
     )
 
 
+@pytest.mark.xdist_group("demo_report")  # one run of the demo for all three
 def test_demo_writes_the_experiment_readout_beside_the_product_report(demo_report: Path) -> None:
     readout = demo_report.parent / "experiment-readout.html"
     executed = (demo_report.parent / "experiment-readout.ipynb").read_text(encoding="utf-8")
