@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .._exceptions import ValidationError
-from .schemas import FLOAT, INT, STR, Schema
+from .schemas import EXPERIMENT_RESULTS, FLOAT, INT, STR, Schema
 
 __all__ = [
     "ARM_STATISTICS",
@@ -55,32 +55,6 @@ __all__ = [
     "feed_exposures",
     "require_columns",
 ]
-
-#: One row per (experiment, variation, goal): the read-out of ``kp.experiment_results``. The
-#: reference variation's row has no ``uplift``, ``ci_low``, ``ci_high``, ``p_value``,
-#: ``chance_to_beat_reference`` or ``expected_loss`` (all missing); every other row has a
-#: ``chance_to_beat_reference``.
-EXPERIMENT_RESULTS: Schema = MappingProxyType(
-    {
-        "site_code": STR,
-        "experiment_id": INT,
-        "variation_id": INT,
-        "goal_id": INT,
-        "visitors": INT,
-        "converted": INT,
-        "conversion_rate": FLOAT,
-        "revenue": FLOAT,
-        "revenue_per_visitor": FLOAT,
-        "uplift": FLOAT,
-        "ci_low": FLOAT,
-        "ci_high": FLOAT,
-        "p_value": FLOAT,
-        "chance_to_beat_reference": FLOAT,
-        "expected_loss": FLOAT,
-        "srm_p_value": FLOAT,
-        "excluded_visitors": INT,
-    }
-)
 
 #: One row per arm and goal: the sufficient statistics the read-out needs. ``revenue_squares``
 #: is the sum over the arm's visitors of their revenue squared (for the revenue variance);

@@ -153,6 +153,31 @@ FEED_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(
 )
 
 
+#: One row per (experiment, variation, goal): the read-out of ``kp.experiment_results``. The
+#: reference variation's row has no ``uplift``, ``ci_low``, ``ci_high``, ``p_value``,
+#: ``chance_to_beat_reference`` or ``expected_loss`` (all missing); every other row has a
+#: ``chance_to_beat_reference``.
+EXPERIMENT_RESULTS: Schema = _schema(
+    site_code=STR,
+    experiment_id=INT,
+    variation_id=INT,
+    goal_id=INT,
+    visitors=INT,
+    converted=INT,
+    conversion_rate=FLOAT,
+    revenue=FLOAT,
+    revenue_per_visitor=FLOAT,
+    uplift=FLOAT,
+    ci_low=FLOAT,
+    ci_high=FLOAT,
+    p_value=FLOAT,
+    chance_to_beat_reference=FLOAT,
+    expected_loss=FLOAT,
+    srm_p_value=FLOAT,
+    excluded_visitors=INT,
+)
+
+
 def empty_frame(schema: Schema, extra: Mapping[str, str] | None = None) -> pd.DataFrame:
     """A frame with no rows and exactly the declared columns and dtypes."""
     columns = dict(schema) | dict(extra or {})
