@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import doctest
 import inspect
-import re
 
 import pytest
+from numpydoc_sections import documented, sections
 
 import kameleoon_pandas.experiments as ke
 from kameleoon_pandas import plots
 from kameleoon_pandas.frames import experiments as fe
 from kameleoon_pandas.panels.experiment import ExperimentPanel
 
-_HEADER = re.compile(r"^(\w[\w ]*)\n-+$", re.MULTILINE)
 
-
-def sections(doc: str) -> dict[str, str]:
-    parts = _HEADER.split(doc)
-    return {"": parts[0]} | dict(zip(parts[1::2], parts[2::2], strict=True))
-
-
-def documented(block: str) -> list[str]:
-    names = []
-    for line in block.splitlines():
-        if line and not line[0].isspace():
-            names += [n.strip().lstrip("*") for n in line.split(" : ")[0].split(",")]
-    return names
+def documented_bare(block: str) -> list[str]:
+    """``documented``, with ``**options`` named ``options`` as in the signature."""
+    return [name.lstrip("*") for name in documented(block)]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +30,7 @@ def test_public_functions_are_numpydoc_and_complete(function) -> None:
     assert summary[0].endswith(".") and len(summary[0]) <= 100
     assert len(summary) == 1 or summary[1] == ""
     assert {"Parameters", "Returns", "Examples"} <= set(parts)
-    assert documented(parts["Parameters"]) == list(inspect.signature(function).parameters)
+    assert documented_bare(parts["Parameters"]) == list(inspect.signature(function).parameters)
     assert "{" + "client}" not in inspect.getdoc(function)  # shared pieces filled in
 
 
@@ -77,8 +67,8 @@ def test_the_panel_documents_its_parameters_and_controls() -> None:
     parts = sections(inspect.getdoc(ExperimentPanel))
     assert {"Parameters", "Attributes", "Examples"} <= set(parts)
     params = list(inspect.signature(ExperimentPanel.__init__).parameters)[1:]
-    assert documented(parts["Parameters"]) == params
-    attributes = documented(parts["Attributes"])
+    assert documented_bare(parts["Parameters"]) == params
+    attributes = documented_bare(parts["Attributes"])
     panel = ExperimentPanel([], site_codes=["s1"])
     for name in attributes:
         assert hasattr(panel, name), name

@@ -7,27 +7,12 @@ import inspect
 import re
 
 import pytest
+from numpydoc_sections import documented, sections
 
 import kameleoon_pandas as kp
 from kameleoon_pandas import _docs
 
 LOADERS = [kp.read_product_counters, kp.read_product_data, kp.read_visitor_feeds, kp.read_maps]
-_HEADER = re.compile(r"^(\w[\w ]*)\n-+$", re.MULTILINE)
-
-
-def sections(doc: str) -> dict[str, str]:
-    parts = _HEADER.split(doc)
-    out = {"": parts[0]}
-    out.update(zip(parts[1::2], parts[2::2], strict=True))
-    return out
-
-
-def documented(parameters: str) -> list[str]:
-    names = []
-    for line in parameters.splitlines():
-        if line and not line[0].isspace():
-            names += [n.strip() for n in line.split(" : ")[0].split(",")]
-    return names
 
 
 @pytest.mark.parametrize("function", LOADERS, ids=lambda f: f.__name__)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import inspect
-import re
 
 import pytest
+from numpydoc_sections import documented, sections
 
 from kameleoon_pandas import panels
-
-_HEADER = re.compile(r"^(\w[\w ]*)\n-+$", re.MULTILINE)
 
 #: The controls the panel tests set or read, per panel.
 CONTROLS = {
@@ -39,19 +37,6 @@ CONTROLS = {
         "frame",
     ],
 }
-
-
-def sections(doc: str) -> dict[str, str]:
-    parts = _HEADER.split(doc)
-    return {"": parts[0]} | dict(zip(parts[1::2], parts[2::2], strict=True))
-
-
-def documented(block: str) -> list[str]:
-    names = []
-    for line in block.splitlines():
-        if line and not line[0].isspace():
-            names += [n.strip() for n in line.split(" : ")[0].split(",")]
-    return names
 
 
 @pytest.mark.parametrize("panel", list(CONTROLS), ids=lambda c: c.__name__)

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 import doctest
 import inspect
-import re
 
 import pandas as pd
 import pytest
+from numpydoc_sections import documented, sections
 
 from kameleoon_pandas import plots
 
 PUBLIC = [getattr(plots, name) for name in plots.__all__] + [plots.describe_freq]
-_HEADER = re.compile(r"^(\w[\w ]*)\n-+$", re.MULTILINE)
-
-
-def sections(doc: str) -> dict[str, str]:
-    parts = _HEADER.split(doc)
-    return {"": parts[0]} | dict(zip(parts[1::2], parts[2::2], strict=True))
-
-
-def documented(parameters: str) -> list[str]:
-    names = []
-    for line in parameters.splitlines():
-        if line and not line[0].isspace():
-            names += [n.strip() for n in line.split(" : ")[0].split(",")]
-    return names
 
 
 def test_every_public_function_is_checked() -> None:

@@ -8,29 +8,12 @@ import inspect
 import re
 
 import pytest
+from numpydoc_sections import documented, sections
 
 import kameleoon_pandas as kp
 from kameleoon_pandas import _docs, accessor, report, writers
 
 WRITERS = [kp.push_events, kp.push_product_events, kp.push_maps, kp.forget_visitors]
-_HEADER = re.compile(r"^(\w[\w ]*)\n-+$", re.MULTILINE)
-
-
-def sections(doc: str) -> dict[str, str]:
-    """numpydoc sections by header; the summary is under ''."""
-    parts = _HEADER.split(doc)
-    out = {"": parts[0]}
-    out.update(zip(parts[1::2], parts[2::2], strict=True))
-    return out
-
-
-def documented(parameters: str) -> list[str]:
-    """The names of a Parameters section (``start, end : ...`` documents two)."""
-    names = []
-    for line in parameters.splitlines():
-        if line and not line[0].isspace():
-            names += [n.strip() for n in line.split(" : ")[0].split(",")]
-    return names
 
 
 def signature_names(function) -> list[str]:
