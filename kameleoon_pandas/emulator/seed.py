@@ -16,6 +16,8 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
@@ -160,6 +162,14 @@ _COMPACT = (",", ":")
 Statement = tuple[str, Sequence[tuple[Any, ...]]]  # SQL run with executemany, and its rows
 MappingRow = tuple[str, str, str]  # site, mapping value, visitor
 MapRow = tuple[str, str, str, int]  # site, key, data, expires_at
+
+
+@cache
+def _json(*items: tuple[str, Any]) -> str:
+    """Compact JSON of an object given as (key, value) pairs; the seed repeats few of them."""
+    return json.dumps(dict(items), separators=_COMPACT)
+
+
 Add = Callable[[np.ndarray, np.ndarray, str, list[str]], None]  # visits, times, kind, data
 
 
@@ -359,13 +369,29 @@ def _visits(
     keep_visit = begin + duration < anchor - 60_000
     n_visits_kept = np.bincount(visitor[keep_visit], minlength=n_vis)
 
-    seq = iter(range(1, 10**9))
     rows: list[VisitRow] = []
-    nonces = iter(f"{x:016X}" for x in rng.integers(0, 2**63, total * 30).tolist())
+    nonce_draws = rng.integers(0, 2**63, total * 30)
+    visit_codes = np.asarray(codes, dtype=object)[visitor]
 
     def add(vis: np.ndarray, times: np.ndarray, kind: str, data: list[str]) -> None:
-        for v, t, d in zip(vis.tolist(), times.tolist(), data, strict=True):
-            rows.append((site, codes[visitor[v]], next(nonces), t, next(seq), kind, d))
+        # Row i of the site takes nonce draw i and sequence number i + 1: whole columns at once
+        # (a per-row loop here was most of the seed's time).
+        if not len(vis) == len(times) == len(data) or len(rows) + len(data) > len(nonce_draws):
+            raise ValueError(f"{kind}: {len(vis)} visits, {len(times)} times, {len(data)} data")
+        first, n = len(rows), len(data)
+        nonces = [f"{x:016X}" for x in nonce_draws[first : first + n].tolist()]
+        rows.extend(
+            zip(
+                repeat(site, n),
+                visit_codes[vis].tolist(),
+                nonces,
+                times.tolist(),
+                range(first + 1, first + n + 1),
+                repeat(kind, n),
+                data,
+                strict=True,
+            )
+        )
 
     kept = np.flatnonzero(keep_visit)
     kv = visitor[kept]
@@ -378,11 +404,10 @@ def _visits(
     version = rng.integers(100, 126, n_vis)
     devices = ("DESKTOP", "PHONE", "TABLET")
     static = [
-        json.dumps(
-            {"deviceType": devices[device[v]], "browserIndex": int(browser[v]),
-             "browserVersion": float(version[v]), "osIndex": int(os_index[v]),
-             "visitNumber": int(p) + 1},
-            separators=_COMPACT,
+        _json(
+            ("deviceType", devices[device[v]]), ("browserIndex", int(browser[v])),
+            ("browserVersion", float(version[v])), ("osIndex", int(os_index[v])),
+            ("visitNumber", int(p) + 1),
         )
         for v, p in zip(kv.tolist(), position[kept].tolist(), strict=True)
     ]  # fmt: skip
@@ -408,20 +433,34 @@ def _visits(
     shop = f"https://shop{DEMO_SITE_CODES.index(site) + 1}.example"
     names = [json.loads(r[2])["name"] for r in products["rows"]]
     first_page = np.r_[True, pv[1:] != pv[:-1]]
-    pages = []
-    for is_first, k, p in zip(
-        first_page.tolist(), kind_pick.tolist(), product_pick.tolist(), strict=True
-    ):
-        if is_first:
-            href, title = f"{shop}/", "Home"
-        elif k < 0.2:
-            cat = _LEAF[p % len(_LEAF)]
-            href, title = f"{shop}/c/{cat[0]}", cat[1]
-        elif k < 0.9:
-            href, title = f"{shop}/p/{eans[p]}", names[p]
-        else:
-            href, title = f"{shop}/cart", "Cart"
-        pages.append(json.dumps({"href": href, "title": title}, separators=_COMPACT))
+    # Every page a view can show, once: home, cart, then a category and a product page per
+    # product; each view picks its row (no per-view branching or JSON).
+    n_eans = len(eans)
+    page_table = np.array(
+        [
+            _json(("href", f"{shop}/"), ("title", "Home")),
+            _json(("href", f"{shop}/cart"), ("title", "Cart")),
+        ]
+        + [
+            _json(
+                ("href", f"{shop}/c/{_LEAF[p % len(_LEAF)][0]}"),
+                ("title", _LEAF[p % len(_LEAF)][1]),
+            )
+            for p in range(n_eans)
+        ]
+        + [_json(("href", f"{shop}/p/{eans[p]}"), ("title", names[p])) for p in range(n_eans)],
+        dtype=object,
+    )
+    page_row = np.where(
+        first_page,
+        0,
+        np.where(
+            kind_pick < 0.2,
+            2 + product_pick,
+            np.where(kind_pick < 0.9, 2 + n_eans + product_pick, 1),
+        ),
+    )
+    pages = page_table[page_row].tolist()
     add(pv, begin[pv] + page_offset[page_keep], "page", pages)
     visit_end = begin + duration
 
@@ -430,9 +469,8 @@ def _visits(
     exposed = kept[rng.random(len(kept)) < 0.6]
     which = rng.integers(0, len(_EXPERIMENTS), len(exposed))
     exp_json = [
-        json.dumps(
-            {"id": _EXPERIMENTS[w][0], "variationId": _EXPERIMENTS[w][1][assign[w][visitor[v]]]},
-            separators=_COMPACT,
+        _json(
+            ("id", _EXPERIMENTS[w][0]), ("variationId", _EXPERIMENTS[w][1][assign[w][visitor[v]]])
         )
         for v, w in zip(exposed.tolist(), which.tolist(), strict=True)
     ]
@@ -486,17 +524,15 @@ def _visits(
     tiered = kept[rng.random(len(kept)) < 0.25]
     tiers = ("bronze", "silver", "gold")
     tier = rng.choice(3, n_vis, p=[0.6, 0.3, 0.1])
+    tier_json = [
+        json.dumps({"index": 2, "valuesCountMap": {t: 1}, "overwrite": True}, separators=_COMPACT)
+        for t in tiers
+    ]
     add(
         tiered,
         begin[tiered] + 500,
         "customData",
-        [
-            json.dumps(
-                {"index": 2, "valuesCountMap": {tiers[tier[visitor[v]]]: 1}, "overwrite": True},
-                separators=_COMPACT,
-            )
-            for v in tiered.tolist()
-        ],
+        [tier_json[tier[visitor[v]]] for v in tiered.tolist()],
     )
     has_crm = (rng.random(n_vis) < 0.1) & (n_visits_kept > 0)
     crm_visitors = np.flatnonzero(has_crm)
@@ -537,17 +573,9 @@ def _add_conversions(
 ) -> None:
     """One conversion on ``goal`` near the end of each of ``visits`` (revenue if it has one)."""
     revenue = np.round(np.exp(rng.normal(4.0, 0.6, len(visits))), 2) if has_revenue else None
-    data = [
-        json.dumps(
-            {
-                "goalId": goal,
-                "revenue": float(revenue[i]) if revenue is not None else 0.0,
-                "negative": False,
-            },
-            separators=_COMPACT,
-        )
-        for i in range(len(visits))
-    ]
+    # What json.dumps(..., separators=_COMPACT) writes, without its per-call cost.
+    amounts = revenue.tolist() if revenue is not None else [0.0] * len(visits)
+    data = [f'{{"goalId":{goal},"revenue":{r!r},"negative":false}}' for r in amounts]
     add(visits, ends - 5_000 + goal % 7, "conversion", data)
 
 
