@@ -22,6 +22,7 @@ import json as jsonlib
 import logging
 import math
 import os
+import ssl
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -280,6 +281,20 @@ def _ms(value: int | float) -> int:
 
 
 @shared_doc
+def _tls_env() -> tuple[str | None, str | None]:
+    return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """The verifying TLS context for a CA setting, built once per process.
+
+    Loading the CA bundle takes about 20 ms, which every client paid; one context is safe to
+    share between clients and threads. The key is the environment httpx reads (``SSL_CERT_*``).
+    """
+    return httpx.create_ssl_context()
+
+
 class AsyncClient:
     """The async core of the Data API client: one ``httpx.AsyncClient`` over ``httpx-aiohttp``.
 
@@ -347,7 +362,7 @@ class AsyncClient:
             limits = httpx.Limits(
                 max_connections=s.max_concurrency + 4, max_keepalive_connections=s.max_concurrency
             )
-            transport = AiohttpTransport(limits=limits)
+            transport = AiohttpTransport(limits=limits, verify=_tls_context(*_tls_env()))
         self._cache: CachingTransport | None = None
         if s.cache_path is not None:
             scope = credential_scope(s.base_url, s.client_id, s.client_secret)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import string
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote_from_bytes, urlencode
 
@@ -417,6 +418,13 @@ def bodies(draw: st.DrawFn) -> tuple[bytes, bool]:
     return draw(st.binary(max_size=64)), draw(st.booleans())
 
 
+@pytest.fixture(scope="module")
+def fuzz_http(emu_server: EmulatorServer) -> Iterator[httpx.Client]:
+    """One keep-alive client for every example: each one must leave the connection usable."""
+    with httpx.Client(base_url=emu_server.url, timeout=30) as http:
+        yield http
+
+
 FUZZ_EXAMPLES = int(os.environ.get("KAMELEOON_FUZZ_EXAMPLES", "300"))
 
 
@@ -446,6 +454,7 @@ FUZZ_EXAMPLES = int(os.environ.get("KAMELEOON_FUZZ_EXAMPLES", "300"))
 )
 def test_no_input_gives_a_5xx(
     emu_server: EmulatorServer,
+    fuzz_http: httpx.Client,
     endpoint: tuple[str, str],
     query: str,
     body: tuple[bytes, bool],
@@ -457,22 +466,22 @@ def test_no_input_gives_a_5xx(
     if json_body and "json=" not in query:
         query += "&json=true"
     emu_server.options.strict = strict
+    http = fuzz_http
     try:
-        with httpx.Client(base_url=emu_server.url, timeout=30) as http:
-            response = http.request(
-                method,
-                f"{path}?{query}",
-                content=content if method == "POST" else None,
-                headers=headers,
-            )
-            assert response.status_code < 500, (method, path, query, content[:200], response.text)
-            if response.status_code >= 400:
-                error_of(response)  # the documented error body
-            elif response.status_code == 200:
-                response.json()
-            # The connection is still usable.
-            again = http.get("/map/map", params={"siteCode": "fuzzsite01", "key": "k"})
-            assert again.status_code == 200
+        response = http.request(
+            method,
+            f"{path}?{query}",
+            content=content if method == "POST" else None,
+            headers=headers,
+        )
+        assert response.status_code < 500, (method, path, query, content[:200], response.text)
+        if response.status_code >= 400:
+            error_of(response)  # the documented error body
+        elif response.status_code == 200:
+            response.json()
+        # The connection is still usable.
+        again = http.get("/map/map", params={"siteCode": "fuzzsite01", "key": "k"})
+        assert again.status_code == 200
     finally:
         emu_server.options.strict = EmulatorOptions().strict
 
