@@ -79,7 +79,7 @@ __all__ = [
     "read_visitor_feeds",
 ]
 
-_LAZY_MODULES = ("emulator", "panels", "plots")
+_LAZY_MODULES = ("emulator", "panels", "plots", "dask")
 
 
 def __getattr__(name: str) -> Any:

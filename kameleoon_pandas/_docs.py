@@ -79,6 +79,20 @@ cache_ttl : float, default 3600.0
 transport : httpx.AsyncBaseTransport, optional
     Replaces the network (tests pass ``httpx.ASGITransport`` or ``httpx.MockTransport``);
     by default the ``httpx-aiohttp`` transport.""",
+    "dtype_backend": """\
+dtype_backend : {"numpy_nullable", "pyarrow"}, default "numpy_nullable"
+    The dtypes of a pandas result, as in pandas' own readers: ``"numpy_nullable"`` the
+    declared ones (``string``, ``Int64``, ``float64``, ``boolean``, ``datetime64[ms, UTC]``;
+    nested values as Python lists and dicts), ``"pyarrow"`` their ``pandas.ArrowDtype``
+    (needs pyarrow). Only read when ``backend="pandas"``.""",
+    "backend": """\
+backend : {"pandas", "polars", "pyarrow"}, default "pandas"
+    What to return: a ``pandas.DataFrame``, a ``polars.DataFrame`` (needs polars and
+    pyarrow: ``pip install 'kameleoon-pandas[polars]'``) or a ``pyarrow.Table`` (``[pyarrow]``),
+    with the same columns, typed from the same schema (``Int64`` -> ``int64``, times ->
+    ``timestamp[ms, UTC]``; lists of ids or texts -> Arrow lists, other nested values -> JSON
+    text typed ``arrow.json``). An unknown name raises ``ValidationError`` and a missing
+    library ``ImportError``, both before any request.""",
     "dry_run": """\
 dry_run : bool, default False
     Only validate and encode: nothing is sent, and the report says what would have been

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import nbformat
+from ._exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from .emulator import EmulatorState
@@ -66,19 +66,60 @@ EMULATOR_DB_VARIABLE = "KAMELEOON_EMULATOR_DB"
 
 
 def demo_identifiers(
-    source: EmulatorState | str | Path, site_code: str, *, visitors: int = 2000, keys: int = 100
+    source: EmulatorState | str | Path | None,
+    site_code: str,
+    *,
+    visitors: int = 2000,
+    keys: int = 100,
 ) -> dict[str, list[str]]:
     """EANs, visitor codes, map keys and mapping values stored in an emulator, for the notebooks.
 
     The Data API has no call that lists products or visitors: against a real account they come
     from your catalogue or warehouse. Against the emulator, this reads them from its SQLite
-    state (``srv.state``, or the file of ``kameleoon-pandas serve --db PATH``). Returns
-    ``{"eans": [...], "visitor_codes": [...], "map_keys": [...], "mapping_values": [...]}``:
-    every EAN, and at most ``visitors`` visitor codes (the most recently active first) and
-    ``keys`` map keys and mapping values.
+    state (``srv.state``, or the file of ``kameleoon-pandas serve --db PATH``).
+
+    Parameters
+    ----------
+    source : EmulatorState, str, Path or None
+        The emulator's state or its SQLite file; ``None`` (no emulator known, as in a notebook
+        run against a real account) raises an error that says what to set instead.
+    site_code : str
+        The site code to list.
+    visitors : int, default 2000
+        At most this many visitor codes, the most recently active first.
+    keys : int, default 100
+        At most this many map keys and mapping values.
+
+    Returns
+    -------
+    dict of str to list of str
+        ``{"eans": [...], "visitor_codes": [...], "map_keys": [...], "mapping_values": [...]}``,
+        every EAN of ``site_code`` among them.
+
+    Raises
+    ------
+    ConfigurationError
+        When ``source`` is ``None``.
+    FileNotFoundError
+        When ``source`` names no file.
+
+    Examples
+    --------
+    >>> from kameleoon_pandas.demo import demo_identifiers
+    >>> from kameleoon_pandas.emulator import serve
+    >>> with serve(seed="demo") as srv:
+    ...     ids = demo_identifiers(srv.state, "demosite01", visitors=5)
+    >>> len(ids["eans"]), len(ids["visitor_codes"])
+    (200, 5)
     """
     from .emulator import EmulatorState
 
+    if source is None:
+        raise ConfigurationError(
+            "the Data API cannot list products or visitors: set the ones needed yourself "
+            "(from your catalogue or warehouse: a report's eans / visitor_codes parameters), "
+            f"or point {EMULATOR_DB_VARIABLE} at the emulator's database file"
+        )
     if isinstance(source, EmulatorState):
         return source.identifiers(site_code, visitors=visitors, keys=keys)
     path = Path(source)
@@ -163,6 +204,8 @@ def _inject_parameters(nb: Any, parameters: Mapping[str, Any]) -> None:
     )
     if index is None:
         raise ValueError("the notebook has no cell tagged 'parameters' to override")
+    import nbformat
+
     lines = ["# Parameters injected at execution"]
     lines += [f"{name} = {value!r}" for name, value in parameters.items()]
     cell = nbformat.v4.new_code_cell("\n".join(lines))
@@ -186,6 +229,7 @@ def execute_notebook(
     the notebook's folder; ``on_cell(done, total)`` is called after each code cell. A failing
     cell raises ``nbclient.exceptions.CellExecutionError`` naming the cell and the error.
     """
+    import nbformat
     from nbclient import NotebookClient
 
     if isinstance(notebook, (str, Path)):
@@ -290,6 +334,8 @@ def run_demo(out_dir: Path, *, random_seed: int = 0, progress: bool = True) -> P
     ``experiment-readout.ipynb`` and ``experiment-readout.html`` (the read-out of the demo
     data's experiment with a known +15% uplift). ``progress`` writes steps and a bar to stderr.
     """
+    import nbformat
+
     from .emulator import serve
 
     out_dir = Path(out_dir).resolve()

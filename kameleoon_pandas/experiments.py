@@ -52,6 +52,8 @@ import pandas as pd
 
 from ._docs import shared_doc
 from ._exceptions import KameleoonWarning, ValidationError
+from .frames.backends import Backend, DtypeBackend, Frame, check_backend, frame_backend, to_backend
+from .frames.backends import to_pandas as _to_pandas
 from .frames.experiments import (
     CONVERSION_COLUMNS,
     EXPERIMENT_RESULTS,
@@ -126,7 +128,11 @@ def _check_alpha(alpha: object) -> float:
 def _inputs(
     feed: pd.DataFrame | None, exposures: pd.DataFrame | None, conversions: pd.DataFrame | None
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(exposures, conversions, what the input is called in messages)."""
+    """(exposures, conversions, what the input is called in messages); polars and pyarrow frames
+    are read into pandas first."""
+    feed = None if feed is None else _to_pandas(feed, "feed")
+    exposures = None if exposures is None else _to_pandas(exposures, "exposures")
+    conversions = None if conversions is None else _to_pandas(conversions, "conversions")
     if feed is not None:
         if exposures is not None or conversions is not None:
             raise ValidationError("pass either feed or exposures= and conversions=, not both")
@@ -536,7 +542,7 @@ def _compare(
 
 @shared_doc
 def experiment_results(
-    feed: pd.DataFrame | None = None,
+    feed: pd.DataFrame | Frame | None = None,
     *,
     experiment_id: Ids = None,
     goal_id: Ids = None,
@@ -545,9 +551,11 @@ def experiment_results(
     metric: str = "conversion_rate",
     weights: Mapping[Any, Any] | None = None,
     correction: str | None = None,
-    exposures: pd.DataFrame | None = None,
-    conversions: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+    exposures: pd.DataFrame | Frame | None = None,
+    conversions: pd.DataFrame | Frame | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    backend: Backend | None = None,
+) -> pd.DataFrame | Frame:
     """The read-out of experiments: each variation against the reference, per goal.
 
     Counting (precisely in :mod:`kameleoon_pandas.frames.experiments`): a visitor is exposed
@@ -565,7 +573,8 @@ def experiment_results(
     Parameters
     ----------
     feed : DataFrame, optional
-        A :func:`~kameleoon_pandas.read_visitor_feeds` frame with the ``experiment`` and
+        A :func:`~kameleoon_pandas.read_visitor_feeds` frame (pandas, polars or pyarrow; any
+        backend of it) with the ``experiment`` and
         ``conversion`` events: ``visitor_code, kind, time, experiment_id, variation_id,
         goal_id, revenue`` (``site_code`` and ``negative`` are read when present). ``None``
         when ``exposures`` and ``conversions`` are given instead.
@@ -602,10 +611,17 @@ def experiment_results(
     conversions : DataFrame, optional
         With ``exposures``: ``visitor_code, goal_id, revenue, time`` (``site_code`` and
         ``negative`` optional); an empty frame with these columns when nobody converted.
+        ``exposures`` and ``conversions`` may be polars DataFrames or pyarrow Tables too.
+    {dtype_backend}
+    backend : {"pandas", "polars", "pyarrow"}, optional
+        What to return: a ``pandas.DataFrame``, a ``polars.DataFrame`` or a ``pyarrow.Table``
+        (the same columns, typed from the same schema; a Table carries ``metric`` and
+        ``alpha`` in its schema metadata). ``None`` (the default): the kind of the input
+        (``feed``, else ``exposures``).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, polars.DataFrame or pyarrow.Table
         The ``EXPERIMENT_RESULTS`` schema, one row per (experiment, variation, goal), sorted
         by site code, experiment, goal and variation: ``site_code, experiment_id,
         variation_id, goal_id`` (``Int64``; ``site_code`` string, missing when the input has
@@ -621,10 +637,11 @@ def experiment_results(
     Raises
     ------
     ValidationError
-        Missing columns (named), both or neither of ``feed`` and ``exposures``/
-        ``conversions``; an experiment with no exposures, or a single exposed variation; an
-        unknown reference variation; no conversions at all and no ``goal_id``; a bad
-        ``alpha``, ``metric``, ``weights`` or ``correction``.
+        An input that is no DataFrame, missing columns (named), both or neither of ``feed``
+        and ``exposures``/``conversions``; an experiment with no exposures, or a single
+        exposed variation; an unknown reference variation; no conversions at all and no
+        ``goal_id``; a bad ``alpha``, ``metric``, ``weights``, ``correction``, ``backend`` or
+        ``dtype_backend``.
 
     Warns
     -----
@@ -650,6 +667,10 @@ def experiment_results(
     ...     correction="holm",
     ... )
     """
+    if backend is None:
+        given = feed if feed is not None else exposures
+        backend = frame_backend(given) if given is not None else "pandas"
+    check_backend(backend, dtype_backend)
     frame, messages = _read_out(
         feed,
         experiment_id=experiment_id,
@@ -664,7 +685,16 @@ def experiment_results(
     )
     for message in messages:
         warnings.warn(message, KameleoonWarning, stacklevel=2)
-    return frame
+    return _results_as(frame, backend, dtype_backend)
+
+
+def _results_as(frame: pd.DataFrame, backend: Backend, dtype_backend: DtypeBackend) -> Frame:
+    """The results as ``backend`` asks; a pyarrow Table keeps ``attrs`` as schema metadata."""
+    out = to_backend(frame, backend=backend, dtype_backend=dtype_backend)
+    if backend == "pyarrow":
+        notes = {key: str(value) for key, value in frame.attrs.items()}
+        out = out.replace_schema_metadata({**(out.schema.metadata or {}), **notes})
+    return out
 
 
 @shared_doc
@@ -678,8 +708,10 @@ def read_experiment(
     client: Client | None = None,
     site_code: str | None = None,
     progress: bool | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    backend: Backend = "pandas",
     **options: Any,
-) -> pd.DataFrame:
+) -> pd.DataFrame | Frame:
     """Load the visitors' feeds and read out one experiment (:func:`experiment_results`).
 
     Reads the ``experiment`` and ``conversion`` events of the current and the 25 previous
@@ -701,18 +733,23 @@ def read_experiment(
     {client}
     {site_code}
     {progress}
+    {dtype_backend}
+    {backend}
     **options
         Passed to :func:`experiment_results`: ``metric``, ``weights``, ``correction``.
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, polars.DataFrame or pyarrow.Table
         The ``EXPERIMENT_RESULTS`` schema (see :func:`experiment_results`).
 
     Raises
     ------
     TypeError
         For an option :func:`experiment_results` does not take, before any request.
+    ImportError
+        When ``backend`` or ``dtype_backend`` needs polars or pyarrow and it is not
+        installed; before any request.
     ValidationError
         As :func:`experiment_results` (no exposures to the experiment among these visitors,
         a single variation, an unknown reference, ...) and :func:`read_visitor_feeds` (bad
@@ -739,6 +776,7 @@ def read_experiment(
         )
     if not _is_int(experiment_id):
         raise ValidationError(f"experiment_id must be an integer id, got {experiment_id!r}")
+    check_backend(backend, dtype_backend)
     from .loaders import read_visitor_feeds
 
     feed = read_visitor_feeds(
@@ -763,4 +801,4 @@ def read_experiment(
     )
     for message in messages:
         warnings.warn(message, KameleoonWarning, stacklevel=2)
-    return frame
+    return _results_as(frame, backend, dtype_backend)

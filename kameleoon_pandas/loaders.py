@@ -3,11 +3,16 @@
 Every loader checks its input before any request (a ``ValidationError`` names the bad value),
 fans its requests out concurrently on the client (at most 100 keys a call, capped in-flight
 requests, retries), shows one progress bar counting requests, and shapes the answers with the
-pure functions of ``frames``. Empty input or an empty answer gives an empty frame with the
-declared columns and dtypes.
+pure code of ``frames``: the counters and the feeds are gathered as each answer arrives
+(``CountersColumns``, ``FeedColumns``), so the shaping overlaps the requests still in flight,
+and each column is cast once at the end. Empty input or an empty answer gives an empty frame
+with the declared columns and dtypes.
 
-All options are keyword-only; ``client``, ``site_code`` and ``progress`` mean the same in
-every loader (and writer): their text is written once, in ``_docs.SHARED``.
+``backend`` / ``dtype_backend`` turn that canonical pandas frame into a polars DataFrame, a
+pyarrow Table or pandas with Arrow dtypes (``frames/backends.py``), typed from the same schema.
+
+All options are keyword-only; ``client``, ``site_code``, ``progress``, ``dtype_backend`` and
+``backend`` mean the same in every loader: their text is written once, in ``_docs.SHARED``.
 """
 
 from __future__ import annotations
@@ -37,10 +42,18 @@ from .client import (
     validate_kinds,
     validate_previous_visits,
 )
-from .frames.feeds import feed_frame
+from .frames.backends import Backend, DtypeBackend, Frame, check_backend, to_backend
+from .frames.feeds import FeedColumns
 from .frames.maps import maps_frame
-from .frames.products import counters_frame, product_data_frame
-from .frames.schemas import MAP_KEYS, PRODUCT_COUNTERS, VISITOR_FEED, empty_frame
+from .frames.products import CountersColumns, product_data_frame
+from .frames.schemas import (
+    FEED_NESTED,
+    MAP_KEYS,
+    PRODUCT_COUNTERS,
+    PRODUCT_NESTED,
+    VISITOR_FEED,
+    empty_frame,
+)
 
 __all__ = [
     "read_maps",
@@ -232,7 +245,9 @@ def read_product_counters(
     client: Client | None = None,
     site_code: str | None = None,
     progress: bool | None = None,
-) -> pd.DataFrame:
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    backend: Backend = "pandas",
+) -> pd.DataFrame | Frame:
     """Read views, add-to-cart and bought quantities per EAN and time window.
 
     The requests (one per window and 100 EANs) run concurrently; the progress bar counts them.
@@ -256,10 +271,12 @@ def read_product_counters(
     {client}
     {site_code}
     {progress}
+    {dtype_backend}
+    {backend}
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, polars.DataFrame or pyarrow.Table
         One row per (ean, window), EANs in input order, then windows in time order; columns
         ``site_code, ean, window_start, window_end, views, add_to_cart_quantity,
         bought_quantity`` (times ``datetime64[ms, UTC]``, counts ``Int64``). No EANs, or none
@@ -272,6 +289,9 @@ def read_product_counters(
         not one, ``start`` not before ``end``, or a ``freq`` that is not a positive pandas
         frequency or gives more than 10,000 windows; before any request. Also when
         ``client`` is not a :class:`~kameleoon_pandas.Client`.
+    ImportError
+        When ``backend`` or ``dtype_backend`` needs polars or pyarrow and it is not
+        installed; before any request.
     ConfigurationError
         When no site code is given and the client has no default.
     APIError
@@ -298,22 +318,30 @@ def read_product_counters(
     """
     keys = validate_keys(eans, "eans")
     windows = time_windows(start, end, freq, align=align)
+    check_backend(backend, dtype_backend)
     client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     if not keys:
-        return empty_frame(PRODUCT_COUNTERS)
-
-    async def work(core: AsyncClient) -> list[dict]:
-        return await gather_all(
-            core.get_product_counters(keys, time_begin=b, time_end=e, site_code=site)
-            for b, e in windows
+        return to_backend(
+            empty_frame(PRODUCT_COUNTERS), backend=backend, dtype_backend=dtype_backend
         )
 
+    async def work(core: AsyncClient) -> CountersColumns:
+        columns = CountersColumns(windows=windows, eans=keys, site_code=site)
+
+        async def window(w: int, begin: int, finish: int) -> None:
+            answer = await core.get_product_counters(
+                keys, time_begin=begin, time_end=finish, site_code=site
+            )
+            columns.add(w, answer)  # on the loop, while the other windows are in flight
+
+        await gather_all(window(w, b, e) for w, (b, e) in enumerate(windows))
+        return columns
+
     total = len(windows) * math.ceil(len(keys) / MAX_KEYS_PER_CALL)
-    answers = _run_with_bar(client, work, total=total, desc="product counters", progress=progress)
-    frame, missing = counters_frame(answers, windows=windows, eans=keys, site_code=site)
-    _warn_missing(missing, len(keys), "EANs")
-    return frame
+    columns = _run_with_bar(client, work, total=total, desc="product counters", progress=progress)
+    _warn_missing(columns.missing(), len(keys), "EANs")
+    return to_backend(columns.frame(), backend=backend, dtype_backend=dtype_backend)
 
 
 def _fetch_by_keys(
@@ -335,7 +363,9 @@ def read_product_data(
     client: Client | None = None,
     site_code: str | None = None,
     progress: bool | None = None,
-) -> pd.DataFrame:
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    backend: Backend = "pandas",
+) -> pd.DataFrame | Frame:
     """Read the stored product attributes, one row per EAN.
 
     The requests (one per 100 EANs) run concurrently; the progress bar counts them.
@@ -347,10 +377,12 @@ def read_product_data(
     {client}
     {site_code}
     {progress}
+    {dtype_backend}
+    {backend}
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, polars.DataFrame or pyarrow.Table
         One row per known EAN, in input order: ``site_code, ean``, then one column per
         declared attribute (``name``, ``price``, ``categories``, ...; always present, with
         their declared dtypes), then any other attribute the answers hold, snake_cased, its
@@ -362,6 +394,9 @@ def read_product_data(
     ValidationError
         An EAN that is not a non-empty string of at most 100 characters; before any
         request. Also when ``client`` is not a :class:`~kameleoon_pandas.Client`.
+    ImportError
+        When ``backend`` or ``dtype_backend`` needs polars or pyarrow and it is not
+        installed; before any request.
     ConfigurationError
         When no site code is given and the client has no default.
     APIError
@@ -385,16 +420,17 @@ def read_product_data(
     >>> products[["ean", "name", "price"]]  # doctest: +SKIP
     """
     keys = validate_keys(eans, "eans")
+    check_backend(backend, dtype_backend)
     client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
-    if not keys:
+    missing: list[str] = []
+    if keys:
+        answer = _fetch_by_keys(client, "get_product_data", keys, site, "product data", progress)
+        frame, missing = product_data_frame(answer, eans=keys, site_code=site)
+    else:
         frame, _ = product_data_frame({}, eans=[], site_code=site)
-        return frame
-
-    answer = _fetch_by_keys(client, "get_product_data", keys, site, "product data", progress)
-    frame, missing = product_data_frame(answer, eans=keys, site_code=site)
     _warn_missing(missing, len(keys), "EANs")
-    return frame
+    return to_backend(frame, backend=backend, dtype_backend=dtype_backend, nested=PRODUCT_NESTED)
 
 
 @shared_doc
@@ -404,7 +440,9 @@ def read_maps(
     client: Client | None = None,
     site_code: str | None = None,
     progress: bool | None = None,
-) -> pd.DataFrame:
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    backend: Backend = "pandas",
+) -> pd.DataFrame | Frame:
     """Read stored maps (``GET /map/maps``), one row per key.
 
     The requests (one per 100 keys) run concurrently; the progress bar counts them.
@@ -416,10 +454,12 @@ def read_maps(
     {client}
     {site_code}
     {progress}
+    {dtype_backend}
+    {backend}
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, polars.DataFrame or pyarrow.Table
         One row per known key, in input order: ``site_code, key``, then one column per field
         the maps hold, its dtype inferred; nested values stay Python objects. No keys, or none
         known, give an empty frame with ``site_code, key``.
@@ -429,6 +469,9 @@ def read_maps(
     ValidationError
         A key that is not a non-empty string of at most 100 characters; before any
         request. Also when ``client`` is not a :class:`~kameleoon_pandas.Client`.
+    ImportError
+        When ``backend`` or ``dtype_backend`` needs polars or pyarrow and it is not
+        installed; before any request.
     ConfigurationError
         When no site code is given and the client has no default.
     APIError
@@ -450,15 +493,17 @@ def read_maps(
     >>> kp.read_maps(["crm:42", "crm:43"])  # doctest: +SKIP
     """
     wanted = validate_keys(keys, "keys")
+    check_backend(backend, dtype_backend)
     client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     if not wanted:
-        return empty_frame(MAP_KEYS)
+        return to_backend(empty_frame(MAP_KEYS), backend=backend, dtype_backend=dtype_backend)
 
     answer = _fetch_by_keys(client, "get_maps", wanted, site, "maps", progress)
     frame, missing = maps_frame(answer, keys=wanted, site_code=site)
     _warn_missing(missing, len(wanted), "keys")
-    return frame
+    # Map fields are open: every nested field is JSON.
+    return to_backend(frame, backend=backend, dtype_backend=dtype_backend)
 
 
 @shared_doc
@@ -472,7 +517,9 @@ def read_visitor_feeds(
     client: Client | None = None,
     site_code: str | None = None,
     progress: bool | None = None,
-) -> pd.DataFrame:
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    backend: Backend = "pandas",
+) -> pd.DataFrame | Frame:
     """Read visitors' activity feeds (``GET /visit/visitor``), one row per event.
 
     One request per visitor, run concurrently; the progress bar counts them.
@@ -495,10 +542,12 @@ def read_visitor_feeds(
     {client}
     {site_code}
     {progress}
+    {dtype_backend}
+    {backend}
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, polars.DataFrame or pyarrow.Table
         The long ``VISITOR_FEED`` schema: ``site_code, visitor_code, visit`` (0 = the current
         visit, 1 = the most recent previous one, ...), ``visit_started, visit_last_event, kind,
         time``, then every kind's fields (``goal_id``, ``revenue``, ``href``, ``value``,
@@ -514,6 +563,9 @@ def read_visitor_feeds(
         ``previous_visits`` not an integer 0..25, an unknown kind, ``current_visit`` not a
         bool, or another ``by``; before any request. Also when ``client`` is not a
         :class:`~kameleoon_pandas.Client`.
+    ImportError
+        When ``backend`` or ``dtype_backend`` needs polars or pyarrow and it is not
+        installed; before any request.
     ConfigurationError
         When no site code is given and the client has no default.
     APIError
@@ -540,23 +592,35 @@ def read_visitor_feeds(
     wanted = validate_kinds(kinds)
     if not isinstance(current_visit, bool):
         raise ValidationError(f"current_visit must be True or False, got {current_visit!r}")
+    check_backend(backend, dtype_backend)
     client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
     extra = {"mapping_value": "string"} if by == "mapping_value" else None
     if not codes:
-        return empty_frame(VISITOR_FEED, extra)
+        return to_backend(
+            empty_frame(VISITOR_FEED, extra),
+            backend=backend,
+            dtype_backend=dtype_backend,
+            nested=FEED_NESTED,
+        )
 
-    async def work(core: AsyncClient) -> list[dict]:
-        return await gather_all(
-            core.get_visitor(
+    async def work(core: AsyncClient) -> FeedColumns:
+        columns = FeedColumns(keys=codes, site_code=site, kinds=wanted, by=by)
+
+        async def visitor(index: int, code: str) -> None:
+            answer = await core.get_visitor(
                 **{by: code},
                 previous_visits=previous,
                 current_visit=current_visit,
                 kinds=wanted,
                 site_code=site,
             )
-            for code in codes
-        )
+            columns.add(index, answer)  # on the loop, while the other visitors are in flight
 
-    answers = _run_with_bar(client, work, total=len(codes), desc="visitor feeds", progress=progress)
-    return feed_frame(answers, keys=codes, site_code=site, kinds=wanted, by=by)
+        await gather_all(visitor(index, code) for index, code in enumerate(codes))
+        return columns
+
+    columns = _run_with_bar(client, work, total=len(codes), desc="visitor feeds", progress=progress)
+    return to_backend(
+        columns.frame(), backend=backend, dtype_backend=dtype_backend, nested=FEED_NESTED
+    )

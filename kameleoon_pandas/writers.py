@@ -13,6 +13,11 @@ Visit and product events carry nonces derived from the site code, the kind and e
 filtered frame or ``report.retry()``, does not count one twice. Map writes merge and forgetting
 is idempotent, so neither needs nonces. Every column a push neither sends nor uses is named in
 one :class:`~kameleoon_pandas.KameleoonWarning`.
+
+Every writer also takes a polars DataFrame, a pyarrow Table (or any frame speaking the Arrow
+stream interface, or known to narwhals): it is read into pandas once, at the entry, through Arrow
+(``frames/backends.py``), into the dtypes the loaders return, so the same rules apply; its rows
+are named by position in the report.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ._docs import shared_doc
 from ._exceptions import KameleoonWarning, ValidationError
 from .client import resolve_client, validate_ttl_hours
 from .frames import encode
+from .frames.backends import is_frame, to_pandas, to_pandas_series
 from .report import PushReport
 
 if TYPE_CHECKING:
@@ -95,10 +101,11 @@ def push_events(
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame, polars.DataFrame or pyarrow.Table
         The events, one per row. The index is not read: its labels only name rows in the
-        report (they may repeat). A ``nonce`` column, where it has a value, gives the event's
-        nonce (16 hexadecimal digits).
+        report (they may repeat; a polars or pyarrow frame's rows are named by position). A
+        ``nonce`` column, where it has a value, gives the event's nonce (16 hexadecimal
+        digits).
     kind : str, optional
         The kind of every row, and the columns it reads (optional ones in brackets):
         ``conversion``: ``goal_id`` [``revenue``, ``negative``, ``metadata``];
@@ -258,10 +265,11 @@ def push_product_events(
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    df : pandas.DataFrame, polars.DataFrame or pyarrow.Table
         The events, one per row, with an ``ean`` column. The index is not read: its labels
-        only name rows in the report. A ``nonce`` column, where it has a value, gives the
-        event's nonce (16 hexadecimal digits).
+        only name rows in the report (a polars or pyarrow frame's rows by position). A
+        ``nonce`` column, where it has a value, gives the event's nonce (16 hexadecimal
+        digits).
     kind : str, optional
         The kind of every row: ``product_page`` (a view, which also merges the product's
         attributes: every column but ``ean``, ``kind``, ``nonce``, ``quantity`` and
@@ -377,6 +385,7 @@ def _push_planned_events(
 ) -> PushReport:
     """The common body of the two event writers: plan, then send (``push`` re-pushes failures)."""
     started = time.perf_counter()
+    df = to_pandas(df, "df")  # a polars / pyarrow frame is read once, here
     client_, site = _client_and_site(client, site_code, dry_run)
     plan = planner(df, kind, site_code=site, columns=columns, key=key)
     operation = push.__name__ + (f"({kind})" if kind else "")
@@ -435,8 +444,9 @@ def push_maps(
 
     Parameters
     ----------
-    df : pandas.DataFrame
-        One map per row: the ``key`` column names it, and every other column but ``site_code``
+    df : pandas.DataFrame, polars.DataFrame or pyarrow.Table
+        One map per row (a polars or pyarrow frame's rows are named by position in the
+        report): the ``key`` column names it, and every other column but ``site_code``
         is a field, named ``str(column)``. Numbers, booleans and strings are sent as they are,
         lists and dicts as JSON, timestamps as milliseconds since the epoch; a missing cell
         (NaN, None, NA, NaT) is left out rather than deleting the field, and a value the Data
@@ -496,8 +506,7 @@ def push_maps(
     2
     """
     started = time.perf_counter()
-    if not isinstance(df, pd.DataFrame):
-        raise ValidationError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    df = to_pandas(df, "df")  # a polars / pyarrow frame is read once, here
     validate_ttl_hours(ttl_hours)
     client_, site = _client_and_site(client, site_code, dry_run)
     keys, records, positions, problems = encode.map_records(df, key)
@@ -547,7 +556,8 @@ def forget_visitors(
     Parameters
     ----------
     codes : iterable of str, pandas.Series or pandas.DataFrame
-        The visitor codes, or a DataFrame holding them in its ``visitor_code`` column. A code
+        The visitor codes, or a DataFrame holding them in its ``visitor_code`` column; a polars
+        Series or DataFrame, a pyarrow Array or Table are read the same way. A code
         is sent as its text, exactly as written; one that is missing, empty, longer than 100
         characters or holds a line break is refused (listed in ``report.invalid``). A code
         given several times is sent once, and its rows share the outcome.
@@ -589,6 +599,11 @@ def forget_visitors(
     (4, 3, 1)
     """
     started = time.perf_counter()
+    foreign = to_pandas_series(codes)  # a polars Series, a pyarrow Array
+    if foreign is not None:
+        codes = foreign
+    elif not isinstance(codes, pd.DataFrame | pd.Series | str) and is_frame(codes):
+        codes = to_pandas(codes, "codes")
     if isinstance(codes, pd.DataFrame):
         if visitor_code not in codes.columns:
             raise ValidationError(f"missing column {visitor_code!r}")

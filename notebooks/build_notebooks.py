@@ -17,36 +17,57 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parent
 
-# The connection every notebook starts with (after its imports, which include os, ExitStack, kp).
+# The connection of every notebook but 04 (after its imports: os, kp, `%load_ext kameleoon_pandas`).
+# `kameleoon-pandas demo` and the tests run the notebooks with KAMELEOON_* variables (and
+# KAMELEOON_EMULATOR_DB) pointing at their emulator; a user opening one gets an emulator of its own.
 CONNECT = """
-# The connection comes from the KAMELEOON_* environment variables. Without them, this notebook
-# starts a local emulator with the demo data set, so that it runs anywhere, offline.
-resources = ExitStack()
+# The Data API the KAMELEOON_* variables name. Without them, `%kam serve` starts a local
+# emulator with the demo data in this kernel, so that this notebook runs anywhere, offline.
 if os.environ.get("KAMELEOON_BASE_URL"):
+    client = kp.Client()
     emulator = os.environ.get("KAMELEOON_EMULATOR_DB")  # set when that API is an emulator
 else:
-    srv = resources.enter_context(kp.emulator.serve(seed="demo"))
-    os.environ.update(srv.env())
-    emulator = srv.state
-client = resources.enter_context(kp.Client())
+    srv = %kam serve --seed demo
+    client, emulator = srv.client(), srv.state
 """
 
-# Products and visitors: the Data API cannot list them, so here they come from the emulator.
+# Products and visitors: the Data API cannot list them; against an emulator they come from its
+# database, against a real account from the parameters (demo_identifiers says so when unset).
 IDENTIFIERS = """
 site_code = site_code or client.site_code
 if eans is None or visitor_codes is None:
-    if emulator is None:
-        raise RuntimeError(
-            "The Data API cannot list products or visitors: set the eans and visitor_codes "
-            "parameters (from your catalogue and warehouse), or KAMELEOON_EMULATOR_DB."
-        )
     ids = demo_identifiers(emulator, site_code)
-    eans = eans or ids["eans"]
-    visitor_codes = visitor_codes or ids["visitor_codes"]
+    eans, visitor_codes = eans or ids["eans"], visitor_codes or ids["visitor_codes"]
+"""
+
+# How the reports (02, 05) show tables and amounts: pandas' Styler, human headers given by the
+# cell, no index, numbers formatted, text to the left; `currency` is a report parameter.
+TABLES = """
+COUNT, PERCENT = "{:,.0f}", "{:.1%}"
+
+
+def money(value):
+    return f"{'-' if value < 0 else ''}{currency}{abs(value):,.2f}"
+
+
+def report_table(frame, formats, text=()):
+    # Text to the left, numbers to the right, each header above its column.
+    align = [
+        {"selector": f"th.col{i}", "props": f"text-align: {'left' if c in text else 'right'}"}
+        for i, c in enumerate(frame.columns)
+    ]
+    return (
+        frame.style.hide(axis="index")
+        .format(formats, na_rep="–")
+        .set_properties(subset=list(text), **{"text-align": "left"})
+        .set_table_styles(align)
+    )
 """
 
 CLEAN_UP = """
-resources.close()  # closes the client and stops the emulator if this notebook started one
+client.close()
+if not os.environ.get("KAMELEOON_BASE_URL"):
+    %kam serve --stop
 """
 
 
@@ -71,13 +92,20 @@ def quickstart() -> nbformat.NotebookNode:
             DataFrames, draw a plot, and open an interactive panel. Run it top to bottom:
             without `KAMELEOON_*` variables it starts a local emulator with demo data.
         """),
-        md("## Connect"),
+        md("""
+            ## Connect
+
+            A `kp.Client` holds the connection: `kp.Client()` reads the `KAMELEOON_*`
+            variables, `srv.client()` is one for a running emulator. Every call below takes it
+            as `client=`; without one, a call uses the session's default client.
+        """),
         code(
             """
             import os
-            from contextlib import ExitStack
 
             import kameleoon_pandas as kp
+
+            %load_ext kameleoon_pandas
             """,
             CONNECT,
             "client",
@@ -99,10 +127,15 @@ def quickstart() -> nbformat.NotebookNode:
             ## Product counters
 
             Views, add-to-cart and bought quantities per product and time window. `freq="1h"`
-            splits the last 24 hours into hourly windows, fetched concurrently.
+            splits the last 24 hours into whole hours, fetched concurrently.
         """),
         code("""
-            counters = kp.read_product_counters(eans[:50], freq="1h", site_code=site_code)
+            counters = kp.read_product_counters(
+                eans[:50],
+                freq="1h",
+                site_code=site_code,
+                client=client,
+            )
             counters.head()
         """),
         code("""
@@ -112,7 +145,7 @@ def quickstart() -> nbformat.NotebookNode:
         """),
         md("## Product data\n\nOne row per product, one column per attribute."),
         code("""
-            products = kp.read_product_data(eans[:10], site_code=site_code)
+            products = kp.read_product_data(eans[:10], site_code=site_code, client=client)
             products[["ean", "name", "brand", "price", "available"]]
         """),
         md("""
@@ -122,7 +155,9 @@ def quickstart() -> nbformat.NotebookNode:
             one), the kind of event, its time and its fields.
         """),
         code("""
-            feed = kp.read_visitor_feeds(visitor_codes[:20], previous_visits=5, site_code=site_code)
+            feed = kp.read_visitor_feeds(
+                visitor_codes[:20], previous_visits=5, site_code=site_code, client=client
+            )
             feed["kind"].value_counts()
         """),
         code("""
@@ -131,7 +166,7 @@ def quickstart() -> nbformat.NotebookNode:
         md("## Maps\n\nStored data per key (here: CRM attributes by customer id)."),
         code("""
             keys = demo_identifiers(emulator, site_code)["map_keys"][:10] if emulator else []
-            maps = kp.read_maps(keys, site_code=site_code)
+            maps = kp.read_maps(keys, site_code=site_code, client=client)
             maps.head()
         """),
         md("""
@@ -154,13 +189,13 @@ def quickstart() -> nbformat.NotebookNode:
             in the background and shows the plot and the table.
         """),
         code("""
-            panel = kp.panels.CountersPanel(eans=eans)
+            panel = kp.panels.CountersPanel(eans=eans, client=client)
             panel
         """),
         code("""
-            kp.panels.VisitorFeedPanel(visitor_code=visitor_codes[0])
+            kp.panels.VisitorFeedPanel(visitor_code=visitor_codes[0], client=client)
         """),
-        md("## Clean up"),
+        md("## Clean up\n\nThe panels stop working once their client is closed."),
         code(CLEAN_UP),
     )
 
@@ -171,9 +206,7 @@ def product_report() -> nbformat.NotebookNode:
             # Product report
 
             Views, carts and purchases of the products, the funnel between them, their trends,
-            and conversions per goal, for one site code over the last whole days. The first
-            code cell holds the parameters (site code, window, top-N); `kameleoon-pandas demo`
-            runs this notebook against the local emulator and writes it as HTML.
+            and conversions per goal, for one site code over the last whole days (UTC).
         """),
         code(
             """
@@ -181,6 +214,7 @@ def product_report() -> nbformat.NotebookNode:
             site_code = None  # None: the client's default site code
             window_days = 7  # the report covers the last N whole days (UTC), up to today
             top_n = 10  # products in the top lists
+            currency = "€"  # written before amounts (the Data API stores plain numbers)
             eans = None  # None: every product the emulator holds; else a list of EANs
             visitor_codes = None  # None: the emulator's most recent visitors; else a list
             """,
@@ -189,7 +223,6 @@ def product_report() -> nbformat.NotebookNode:
         code(
             """
             import os
-            from contextlib import ExitStack
 
             import matplotlib.pyplot as plt
             import pandas as pd
@@ -197,13 +230,18 @@ def product_report() -> nbformat.NotebookNode:
 
             import kameleoon_pandas as kp
             from kameleoon_pandas.demo import demo_identifiers
+
+            %load_ext kameleoon_pandas
             """,
             CONNECT,
+            TABLES,
         ),
         code(
             IDENTIFIERS,
             """
-            end = pd.Timestamp.now(tz="UTC").floor("1D")  # whole days only
+            # Whole days, so that every run of the same day asks the same windows (and a cache,
+            # KAMELEOON_CACHE, answers a re-run without asking the API again).
+            end = pd.Timestamp.now(tz="UTC").floor("1D")
             start = end - pd.Timedelta(days=window_days)
             last_day = end - pd.Timedelta(days=1)
             now = pd.Timestamp.now(tz="UTC")
@@ -217,12 +255,10 @@ def product_report() -> nbformat.NotebookNode:
         ),
         md("## Headline numbers"),
         code("""
-            counters = dict(site_code=site_code, start=start, end=end, progress=False)
-            hourly = kp.read_product_counters(eans, freq="1h", **counters)
-            daily = kp.read_product_counters(eans, freq="1D", **counters)
-            feed = kp.read_visitor_feeds(
-                visitor_codes, kinds=["conversion", "page"], site_code=site_code, progress=False
-            )
+            common = dict(site_code=site_code, client=client, progress=False)
+            hourly = kp.read_product_counters(eans, start=start, end=end, freq="1h", **common)
+            daily = kp.read_product_counters(eans, start=start, end=end, freq="1D", **common)
+            feed = kp.read_visitor_feeds(visitor_codes, kinds=["conversion", "page"], **common)
             feed = feed[(feed["time"] >= start) & (feed["time"] < end)]
             conversions = feed[feed["kind"] == "conversion"]
             sign = conversions["negative"].fillna(False).map({True: -1, False: 1}).astype(int)
@@ -237,41 +273,74 @@ def product_report() -> nbformat.NotebookNode:
                 "Product views": f"{views:,}",
                 "Added to cart (items)": f"{carts:,}",
                 "Bought (items)": f"{bought:,}",
-                "Cart rate (added / views)": f"{carts / views:.1%}" if views else "n/a",
-                "Purchase rate (bought / added)": f"{bought / carts:.1%}" if carts else "n/a",
+                "Cart rate (added / views)": f"{carts / views:.1%}" if views else "–",
+                "Purchase rate (bought / added)": f"{bought / carts:.1%}" if carts else "–",
                 "Products viewed": f"{viewed:,} of {len(eans):,}",
                 "Visitors active (sample)": f"{active:,} of {len(visitor_codes):,}",
                 "Conversions (sample)": f"{int(sign.sum()):,}",
-                "Revenue from conversions (sample)": f"{revenue:,.2f}",
+                "Revenue from conversions (sample)": money(revenue),
             }
-            pd.Series(headline, name="value").to_frame()
+            display(
+                pd.Series(headline)
+                .to_frame()
+                .style.hide(axis="columns")
+                .set_table_styles([{"selector": "th", "props": "text-align: left"}]),
+                Markdown(
+                    f"*(sample)*: counted from the activity feeds of {len(visitor_codes):,} "
+                    "visitors only (by default the most recently active ones), as the Data API "
+                    "gives no site-wide totals of visitors or conversions."
+                ),
+            )
         """),
         md("""
             ## Top products
 
-            The most viewed and the most bought products over the period, with their catalogue
-            data.
+            The most viewed and the most bought products over the period. Sales are the
+            quantity bought at the product's current catalogue price.
         """),
         code("""
             metrics = ["views", "add_to_cart_quantity", "bought_quantity"]
             totals = hourly.groupby("ean")[metrics].sum()
             by_views = totals.nlargest(top_n, "views").index
+            trending = totals.nlargest(5, "views").index  # drawn per day below
             leaders = by_views.union(totals.nlargest(top_n, "bought_quantity").index)
-            catalogue = kp.read_product_data(list(leaders), site_code=site_code, progress=False)
-            named = hourly.merge(catalogue[["ean", "name"]], on="ean", how="left")
+            catalogue = kp.read_product_data(list(leaders.union(trending)), **common)
+            # A product is shown by its name; by its name and EAN where two share a name.
+            names = catalogue.dropna(subset=["name"]).set_index("ean")["name"]
+            twice = names.duplicated(keep=False)
+            names[twice] = names[twice] + " (" + names.index[twice] + ")"
 
+
+            def product_names(ean):
+                return ean.map(names).fillna(ean)
+
+
+            named = hourly.merge(catalogue[["ean", "name"]], on="ean", how="left")
             fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained")
             kp.plots.plot_top_products(named, metric="views", n=top_n, ax=left)
             kp.plots.plot_top_products(named, metric="bought_quantity", n=top_n, ax=right)
             plt.show()
         """),
         code("""
-            details = catalogue[["ean", "name", "brand", "price"]]
+            details = catalogue[["ean", "brand", "price"]]
             table = totals.loc[by_views].reset_index().merge(details, on="ean", how="left")
-            table["cart_rate"] = (table["add_to_cart_quantity"] / table["views"]).round(3)
-            table["sales"] = (table["bought_quantity"] * table["price"]).round(2)
-            short = {"add_to_cart_quantity": "added", "bought_quantity": "bought"}
-            table.rename(columns=short).set_index("ean")
+            seen = table["views"].where(table["views"] > 0)  # no rate without a view
+            top_products = pd.DataFrame(
+                {
+                    "Product": product_names(table["ean"]),
+                    "Brand": table["brand"],
+                    "EAN": table["ean"],
+                    "Price": table["price"],
+                    "Views": table["views"],
+                    "Added to cart": table["add_to_cart_quantity"],
+                    "Bought": table["bought_quantity"],
+                    "Cart rate": table["add_to_cart_quantity"] / seen,
+                    "Sales": table["bought_quantity"] * table["price"],
+                }
+            )
+            formats = dict.fromkeys(["Views", "Added to cart", "Bought"], COUNT)
+            formats |= {"Price": money, "Sales": money, "Cart rate": PERCENT}
+            report_table(top_products, formats, text=["Product", "Brand", "EAN"])
         """),
         md("""
             ## Funnel
@@ -289,17 +358,19 @@ def product_report() -> nbformat.NotebookNode:
             All products per hour, and the five most viewed products per day.
         """),
         code("""
-            fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 8), layout="constrained")
-            kp.plots.plot_counters(hourly, metric="views", ax=top)
-            leading = daily[daily["ean"].isin(totals.nlargest(5, "views").index)]
-            kp.plots.plot_counters(leading, metric="views", by="ean", ax=bottom)
+            fig, (upper, lower) = plt.subplots(2, 1, figsize=(12, 8), layout="constrained")
+            kp.plots.plot_counters(hourly, metric="views", ax=upper)
+            leading = daily[daily["ean"].isin(trending)]
+            leading = leading.assign(product=product_names(leading["ean"]))
+            kp.plots.plot_counters(leading, metric="views", by="product", ax=lower)
             plt.show()
         """),
         md("""
             ## Conversions per goal
 
-            Conversions and revenue per goal and day, from the feeds of the most recently
-            active visitors (a cancelled conversion counts as minus one).
+            Conversions and revenue per goal and day, from the activity feeds of the same
+            sample of visitors (a cancelled conversion counts as minus one). The Data API
+            knows goals by their id.
         """),
         code("""
             kp.plots.plot_conversions(feed, freq="1D")
@@ -308,12 +379,21 @@ def product_report() -> nbformat.NotebookNode:
         code("""
             signed = conversions.assign(n=sign, revenue=conversions["revenue"].fillna(0) * sign)
             per_goal = signed.groupby("goal_id").agg(
-                conversions=("n", "sum"),
-                revenue=("revenue", "sum"),
-                visitors=("visitor_code", "nunique"),
+                n=("n", "sum"), revenue=("revenue", "sum"), visitors=("visitor_code", "nunique")
             )
-            per_goal["revenue_per_conversion"] = per_goal["revenue"] / per_goal["conversions"]
-            per_goal.round(2)
+            counted = per_goal["n"].where(per_goal["n"] != 0)  # all cancelled: no average
+            goals = pd.DataFrame(
+                {
+                    "Goal": per_goal.index.astype("string"),
+                    "Conversions": per_goal["n"],
+                    "Visitors": per_goal["visitors"],
+                    "Revenue": per_goal["revenue"],
+                    "Revenue per conversion": per_goal["revenue"] / counted,
+                }
+            )
+            formats = {"Conversions": COUNT, "Visitors": COUNT}
+            formats |= {"Revenue": money, "Revenue per conversion": money}
+            report_table(goals, formats, text=["Goal"])
         """),
         code(CLEAN_UP),
     )
@@ -334,12 +414,13 @@ def offline_conversions() -> nbformat.NotebookNode:
         code(
             """
             import os
-            from contextlib import ExitStack
 
             import pandas as pd
 
             import kameleoon_pandas as kp
             from kameleoon_pandas.demo import sample_data
+
+            %load_ext kameleoon_pandas
             """,
             CONNECT,
             "client",
@@ -373,7 +454,13 @@ def offline_conversions() -> nbformat.NotebookNode:
         code("""
             mapping = dict(visitor_code="customer_id", goal_id="goal", revenue="amount_eur")
             events = purchases.drop(columns=["purchased_at", "store"])
-            dry = events.kam.push_events("conversion", key="order_id", dry_run=True, **mapping)
+            dry = events.kam.push_events(
+                "conversion",
+                key="order_id",
+                dry_run=True,
+                client=client,
+                **mapping,
+            )
             dry
         """),
         md("## The rows that cannot be sent\n\nEach with its column and the reason."),
@@ -387,7 +474,7 @@ def offline_conversions() -> nbformat.NotebookNode:
         """),
         md("## Push\n\nInvalid rows are skipped and reported; every valid row is sent once."),
         code("""
-            report = events.kam.push_events("conversion", key="order_id", **mapping)
+            report = events.kam.push_events("conversion", key="order_id", client=client, **mapping)
             assert report.failed_rows == 0 and report.sent == len(purchases) - dry.invalid_rows
             report
         """),
@@ -401,30 +488,38 @@ def offline_conversions() -> nbformat.NotebookNode:
         code("""
             valid = purchases.drop(index=bad_rows.index)
             amounts = valid.assign(amount=pd.to_numeric(valid["amount_eur"]))
-            sent = amounts.groupby("customer_id")["amount"].agg(["count", "sum"])
+            sent = amounts.groupby("customer_id")["amount"].agg(Purchases="count", Amount="sum")
 
 
             def compare_with_stored():
                 feed = kp.read_visitor_feeds(
-                    list(sent.index), kinds=["conversion"], site_code=site_code, progress=False
+                    list(sent.index),
+                    kinds=["conversion"],
+                    site_code=site_code,
+                    progress=False,
+                    client=client,
                 )
                 mine = feed[feed["goal_id"] == GOAL_ID]
-                stored = mine.groupby("visitor_code")["revenue"].agg(["count", "sum"])
-                return sent.merge(
-                    stored, left_index=True, right_index=True, how="left", suffixes=("", "_stored")
-                )
+                revenue = mine.groupby("visitor_code")["revenue"]
+                stored = revenue.agg(Conversions="count", Revenue="sum")
+                return sent.join(stored, how="left").rename_axis("Customer")
 
 
             check = compare_with_stored()
-            assert (check["count"] == check["count_stored"]).all(), check
-            assert ((check["sum"] - check["sum_stored"]).abs() < 0.005).all(), check
-            check.round(2)
+            assert (check["Purchases"] == check["Conversions"]).all(), check
+            assert ((check["Amount"] - check["Revenue"]).abs() < 0.005).all(), check
+            check.style.format("€{:,.2f}", subset=["Amount", "Revenue"])
         """),
         code("""
-            again = events.iloc[::-1].kam.push_events("conversion", key="order_id", **mapping)
+            again = events.iloc[::-1].kam.push_events(
+                "conversion",
+                key="order_id",
+                client=client,
+                **mapping,
+            )
             after = compare_with_stored()
-            assert (after["count"] == after["count_stored"]).all(), after
-            stored = int(after["count_stored"].sum())
+            assert (after["Purchases"] == after["Conversions"]).all(), after
+            stored = int(after["Conversions"].sum())
             print(f"Pushed {again.sent} again: {stored} conversions for {len(valid)} purchases.")
         """),
         code(CLEAN_UP),
@@ -539,7 +634,6 @@ def experiment_readout() -> nbformat.NotebookNode:
             How each variation of one experiment did against the reference on one goal: the
             share of exposed visitors who converted, the relative uplift with its confidence
             interval, and a check that the visitors were split as intended.
-            `kameleoon-pandas demo` writes this report as HTML beside the product report.
         """),
         code(
             """
@@ -548,6 +642,7 @@ def experiment_readout() -> nbformat.NotebookNode:
             experiment_id = 601  # the demo data's "One-page checkout" experiment
             goal_id = 1001  # the goal to compare on (purchase in the demo data)
             alpha = 0.05  # intervals at the 1 - alpha level; significant when p < alpha
+            currency = "€"  # written before amounts (the Data API stores plain numbers)
             visitor_codes = None  # None: every visitor the emulator holds; else a list
             """,
             tags=("parameters",),
@@ -556,7 +651,6 @@ def experiment_readout() -> nbformat.NotebookNode:
             """
             import os
             import warnings
-            from contextlib import ExitStack
 
             import matplotlib.pyplot as plt
             import pandas as pd
@@ -565,18 +659,16 @@ def experiment_readout() -> nbformat.NotebookNode:
             import kameleoon_pandas as kp
             from kameleoon_pandas.demo import demo_identifiers
             from kameleoon_pandas.experiments import SRM_THRESHOLD
+
+            %load_ext kameleoon_pandas
             """,
             CONNECT,
+            TABLES,
         ),
         code(
             """
             site_code = site_code or client.site_code
-            if visitor_codes is None:
-                if emulator is None:
-                    raise RuntimeError(
-                        "The Data API cannot list visitors: set the visitor_codes parameter "
-                        "(from your warehouse), or KAMELEOON_EMULATOR_DB."
-                    )
+            if visitor_codes is None:  # every visitor of the emulator (the API cannot list them)
                 ids = demo_identifiers(emulator, site_code, visitors=10**7, keys=0)
                 visitor_codes = ids["visitor_codes"]
 
@@ -590,6 +682,7 @@ def experiment_readout() -> nbformat.NotebookNode:
                     alpha=alpha,
                     site_code=site_code,
                     progress=False,
+                    client=client,
                 )
             reference = results.loc[results["uplift"].isna()].iloc[0]
             now = pd.Timestamp.now(tz="UTC")
@@ -612,33 +705,31 @@ def experiment_readout() -> nbformat.NotebookNode:
         """),
         code("""
             level = f"{1 - alpha:.0%}"
-
-
-            def percent(value, signed=False):
-                return "" if pd.isna(value) else f"{value:+.1%}" if signed else f"{value:.1%}"
-
-
+            intervals = [
+                None if pd.isna(low) else f"{low:+.1%} to {high:+.1%}"
+                for low, high in zip(results["ci_low"], results["ci_high"], strict=True)
+            ]
             table = pd.DataFrame(
                 {
                     "Variation": [
                         f"{v} (reference)" if v == reference["variation_id"] else str(v)
                         for v in results["variation_id"]
                     ],
-                    "Visitors": results["visitors"].map("{:,}".format),
-                    "Converted": results["converted"].map("{:,}".format),
-                    "Conversion rate": results["conversion_rate"].map(percent),
-                    "Uplift": results["uplift"].map(lambda v: percent(v, signed=True)),
-                    f"{level} interval": [
-                        "" if pd.isna(low) else f"{low:+.1%} to {high:+.1%}"
-                        for low, high in zip(results["ci_low"], results["ci_high"], strict=True)
-                    ],
-                    "p-value": results["p_value"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
-                    "Chance to beat reference": results["chance_to_beat_reference"].map(percent),
-                    "Revenue": results["revenue"].map("{:,.2f}".format),
-                    "Revenue per visitor": results["revenue_per_visitor"].map("{:,.2f}".format),
+                    "Visitors": results["visitors"],
+                    "Converted": results["converted"],
+                    "Conversion rate": results["conversion_rate"],
+                    "Uplift": results["uplift"],
+                    f"{level} interval": intervals,
+                    "p-value": results["p_value"],
+                    "Chance to beat reference": results["chance_to_beat_reference"],
+                    "Revenue": results["revenue"],
+                    "Revenue per visitor": results["revenue_per_visitor"],
                 }
-            ).set_index("Variation")
-            table
+            )
+            formats = {"Visitors": COUNT, "Converted": COUNT, "Conversion rate": PERCENT}
+            formats |= {"Uplift": "{:+.1%}", "p-value": "{:.3g}", "Revenue": money}
+            formats |= {"Chance to beat reference": PERCENT, "Revenue per visitor": money}
+            report_table(table, formats, text=["Variation"])
         """),
         code("""
             lines = []

@@ -132,7 +132,8 @@ def test_public_functions_have_docstrings() -> None:
 def test_import_does_not_load_the_heavy_rooms() -> None:
     code = (
         "import sys, kameleoon_pandas;"
-        "rooms = ('matplotlib', 'ipywidgets', 'starlette', 'uvicorn', 'scipy', 'statsmodels');"
+        "rooms = ('matplotlib', 'ipywidgets', 'starlette', 'uvicorn', 'scipy', 'statsmodels',"
+        " 'dask', 'distributed', 'polars');"
         "heavy = [m for m in rooms if m in sys.modules];"
         "print(','.join(heavy))"
     )

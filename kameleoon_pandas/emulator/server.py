@@ -11,6 +11,7 @@ import html
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +66,31 @@ def uvicorn_config(app: Any, *, access_log: bool = False) -> uvicorn.Config:
     )
 
 
+class RequestCounter:
+    """ASGI middleware: counts the HTTP requests that reach the emulator, per method and path.
+
+    Every request is counted on arrival, before latency, auth or an injected fault (so a
+    refused one counts too); the query string is left out of the key.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()  # read from the caller's thread, written on the server's
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            key = f"{scope['method']} {scope['path']}"
+            with self._lock:
+                self._counts[key] += 1
+        await self.app(scope, receive, send)
+
+    def counts(self) -> Counter[str]:
+        """A copy of the counts so far, ``{"GET /visit/visitor": 12, ...}``."""
+        with self._lock:
+            return Counter(self._counts)
+
+
 def base_url(host: str, port: int) -> str:
     """The URL a client on this machine connects to: a wildcard bind (``0.0.0.0``, ``::``) is
     reached on loopback, an IPv6 address goes in brackets."""
@@ -103,6 +129,10 @@ class EmulatorServer:
         The bound port.
     user_agents : list of str
         The ``User-Agent`` headers of the last 1,000 requests, oldest first.
+    request_counts : collections.Counter
+        Every HTTP request served so far, per ``"METHOD /path"`` (a copy).
+    request_count : int
+        Their total.
 
     Examples
     --------
@@ -116,6 +146,7 @@ class EmulatorServer:
     options: EmulatorOptions
     state: EmulatorState
     site_codes: list[str] = field(default_factory=list)
+    _counter: RequestCounter | None = field(default=None, repr=False, compare=False)
 
     @property
     def token_url(self) -> str:
@@ -136,6 +167,31 @@ class EmulatorServer:
     def user_agents(self) -> list[str]:
         """The ``User-Agent`` headers of the last requests (at most 1,000), oldest first."""
         return self.state.user_agents
+
+    @property
+    def request_counts(self) -> Counter[str]:
+        """The HTTP requests served so far, per ``"METHOD /path"``: a copy, to diff with another.
+
+        Counted on arrival (refused and faulted requests included), whatever their query
+        string; token requests are ``"POST /oauth/token"``. Empty for a server that is not
+        running (``kameleoon-pandas serve`` before it starts).
+
+        Examples
+        --------
+        >>> import kameleoon_pandas as kp
+        >>> from kameleoon_pandas.emulator import serve
+        >>> with serve(seed="demo") as srv, srv.client() as client:
+        ...     before = srv.request_counts
+        ...     _ = kp.read_product_data(["4017000000000"], client=client, progress=False)
+        ...     srv.request_counts - before
+        Counter({'POST /oauth/token': 1, 'GET /product/productData': 1})
+        """
+        return self._counter.counts() if self._counter is not None else Counter()
+
+    @property
+    def request_count(self) -> int:
+        """How many HTTP requests the server has served so far (see :attr:`request_counts`)."""
+        return self.request_counts.total()
 
     @property
     def port(self) -> int:
@@ -320,7 +376,8 @@ def serve(
     try:
         sock = bind_socket(host, port)
         bound_port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn_config(create_app(state, options)))
+        counter = RequestCounter(create_app(state, options))
+        server = uvicorn.Server(uvicorn_config(counter))
         failure: list[BaseException] = []
         thread = threading.Thread(
             target=_run_in_thread,
@@ -338,7 +395,7 @@ def serve(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the emulator did not start within {_READY_TIMEOUT:g} s")
             time.sleep(0.005)
-        yield EmulatorServer(base_url(host, bound_port), options, state, site_codes)
+        yield EmulatorServer(base_url(host, bound_port), options, state, site_codes, counter)
     finally:
         if server is not None:
             server.should_exit = True
@@ -388,10 +445,11 @@ def run_foreground(
     try:
         sock = bind_socket(host, port)
         bound_port = sock.getsockname()[1]
-        info = EmulatorServer(base_url(host, bound_port), options, state, site_codes)
+        counter = RequestCounter(create_app(state, options))
+        info = EmulatorServer(base_url(host, bound_port), options, state, site_codes, counter)
         if on_ready is not None:
             on_ready(info)
-        server = uvicorn.Server(uvicorn_config(create_app(state, options)))
+        server = uvicorn.Server(uvicorn_config(counter))
         try:
             server.run(sockets=[sock])
         finally:

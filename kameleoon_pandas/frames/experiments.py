@@ -97,7 +97,9 @@ def require_columns(frame: object, columns: Iterable[str], what: str) -> pd.Data
     The message names the missing columns and the ones the frame has.
     """
     if not isinstance(frame, pd.DataFrame):
-        raise ValidationError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+        raise ValidationError(
+            f"{what} must be a pandas, polars or pyarrow DataFrame, got {type(frame).__name__}"
+        )
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValidationError(f"{what} is missing column(s) {missing}; has {list(frame.columns)}")

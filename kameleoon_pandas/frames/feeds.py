@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._arrays import object_array, scatter, to_dtype
+from ._arrays import object_array, to_dtype
 from .schemas import FEED_FIELDS, FEED_KINDS, STR, VISITOR_FEED, empty_frame
 
-__all__ = ["feed_frame"]
+__all__ = ["FeedColumns", "feed_frame"]
 
 
 def _visits(answer: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -29,6 +29,124 @@ def _visits(answer: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
         (number, v) for number, v in enumerate(previous, start=1) if isinstance(v, Mapping)
     )
     return visits
+
+
+class FeedColumns:
+    """Visitor feed answers gathered as they arrive, then the one long ``VISITOR_FEED`` frame.
+
+    :meth:`add` files each visit's events by kind (cheap: no per-event work), so a loader can
+    call it as each answer arrives; :meth:`frame` then reads every kind's events column by
+    column (one comprehension per field over all visitors' events, not a loop per row), casts
+    each column once and orders the rows.
+    """
+
+    def __init__(
+        self,
+        *,
+        keys: Sequence[str],
+        site_code: str,
+        kinds: Sequence[str] | None = None,
+        by: str = "visitor_code",
+    ) -> None:
+        self._keys = list(keys)
+        self._site_code = site_code
+        self._wanted = list(kinds) if kinds is not None else list(FEED_KINDS)
+        self._by = by
+        # Per kind, per visit holding such events: (key index, visit number, visitor code,
+        # visit start, visit last event, the events).
+        self._visits: dict[str, list[tuple[int, int, Any, Any, Any, Sequence[Any]]]] = {
+            kind: [] for kind in self._wanted
+        }
+
+    def add(self, index: int, answer: Mapping[str, Any]) -> None:
+        """The answer for ``keys[index]``."""
+        if not answer:
+            return
+        key = self._keys[index]
+        for number, visit in _visits(answer):
+            code = visit.get("visitorCode") or key
+            t_start, t_last = visit.get("timeStarted"), visit.get("timeLastEvent")
+            for kind in self._wanted:
+                events = visit.get(FEED_KINDS[kind])
+                if not events:
+                    continue
+                if isinstance(events, Mapping):  # staticDataEvent: one object per visit
+                    events = [events]
+                self._visits[kind].append((index, number, code, t_start, t_last, events))
+
+    def frame(self) -> pd.DataFrame:
+        """The long frame: visitors in input order, then visit, then time (stable)."""
+        extra = {"mapping_value": STR} if self._by == "mapping_value" else None
+        parts = [self._kind_rows(kind) for kind in self._wanted if self._visits[kind]]
+        n = sum(len(part["kind"]) for part in parts)
+        if n == 0:
+            return empty_frame(VISITOR_FEED, extra)
+
+        def column(name: str) -> np.ndarray:
+            out = np.full(n, None, dtype=object)
+            start = 0
+            for part in parts:
+                stop = start + len(part["kind"])
+                if name in part:
+                    out[start:stop] = part[name]
+                start = stop
+            return out
+
+        owner = np.concatenate([part["owner"] for part in parts])
+        columns: dict[str, Any] = {
+            "site_code": pd.array([self._site_code], dtype=STR).take(np.zeros(n, dtype=np.intp))
+        }
+        for name, dtype in VISITOR_FEED.items():
+            if name == "site_code":
+                continue
+            if name == "visit":
+                visit = np.concatenate([part["visit"] for part in parts])
+                columns[name] = pd.arrays.IntegerArray(visit, np.zeros(n, dtype=bool))
+            elif name == "kind":
+                codes = np.concatenate([part["kind"] for part in parts])
+                columns[name] = pd.array(self._wanted, dtype=STR).take(codes)
+            else:
+                columns[name] = to_dtype(column(name), dtype)
+        if extra:
+            columns["mapping_value"] = pd.array(self._keys, dtype=STR).take(owner)
+        frame = pd.DataFrame(columns)
+
+        # Visitors in input order, then visit, then time (stable, so ties keep the wire order:
+        # kinds in the asked order, then each kind's events as sent).
+        time_key = frame["time"].array.asi8 if hasattr(frame["time"].array, "asi8") else None
+        if time_key is None:  # pragma: no cover - defensive: a column that failed to cast
+            return frame
+        order = np.lexsort((time_key, columns["visit"].to_numpy(), owner))
+        return frame.take(order).reset_index(drop=True)
+
+    def _kind_rows(self, kind: str) -> dict[str, np.ndarray]:
+        """The rows of one kind, column by column: ``owner``, ``visit``, ``kind`` (its index in
+        the asked kinds) as int arrays, the other columns as object arrays."""
+        visits = self._visits[kind]
+        lengths = np.fromiter((len(v[5]) for v in visits), dtype=np.intp, count=len(visits))
+        events = [event for v in visits for event in v[5]]
+        datas = [event.get("data") or {} for event in events]
+        rows: dict[str, np.ndarray] = {
+            "owner": np.repeat(np.fromiter((v[0] for v in visits), np.intp, len(visits)), lengths),
+            "visit": np.repeat(np.fromiter((v[1] for v in visits), np.int64, len(visits)), lengths),
+            "visitor_code": np.repeat(object_array([v[2] for v in visits]), lengths),
+            "visit_started": np.repeat(object_array([v[3] for v in visits]), lengths),
+            "visit_last_event": np.repeat(object_array([v[4] for v in visits]), lengths),
+            "time": object_array([event.get("time") for event in events]),
+        }
+        for wire, name in FEED_FIELDS[kind].items():
+            rows[name] = object_array([data.get(wire) for data in datas])
+        if kind == "custom_data":  # one row per value of valuesCountMap (one row if none)
+            pairs = [list((data.get("valuesCountMap") or {}).items()) for data in datas]
+            repeats = np.fromiter((len(p) or 1 for p in pairs), dtype=np.intp, count=len(pairs))
+            rows = {name: np.repeat(values, repeats) for name, values in rows.items()}
+            flat = [pair for p in pairs for pair in (p or [(None, None)])]
+            rows["value"] = object_array([value for value, _ in flat])
+            counts = object_array([count for _, count in flat])
+            counts[rows["value"] == None] = None  # noqa: E711 - elementwise: no value, no count
+            rows["count"] = counts
+        rows["kind"] = np.full(len(rows["time"]), self._wanted.index(kind), dtype=np.intp)
+        return rows
 
 
 def feed_frame(
@@ -44,87 +162,9 @@ def feed_frame(
     ``by="mapping_value"``: the keys are mapping values; ``visitor_code`` comes from each visit
     (the key when the visit does not say) and a trailing ``mapping_value`` column is added.
     """
-    wanted = list(kinds) if kinds is not None else list(FEED_KINDS)
-    extra = {"mapping_value": STR} if by == "mapping_value" else None
-
-    # The one pass over events: common columns as lists, kind fields as (rows, values) per column.
-    owner: list[int] = []
-    visitor: list[Any] = []
-    visit_no: list[int] = []
-    started: list[Any] = []
-    last: list[Any] = []
-    kind_col: list[str] = []
-    times: list[Any] = []
-    field_rows: dict[str, list[int]] = {}
-    field_vals: dict[str, list[Any]] = {}
-    n = 0
-
-    for index, (key, answer) in enumerate(zip(keys, answers, strict=True)):
-        if not answer:
-            continue
-        for number, visit in _visits(answer):
-            code = visit.get("visitorCode") or key
-            t_start, t_last = visit.get("timeStarted"), visit.get("timeLastEvent")
-            for kind in wanted:
-                events = visit.get(FEED_KINDS[kind])
-                if not events:
-                    continue
-                if isinstance(events, Mapping):  # staticDataEvent: one object per visit
-                    events = [events]
-                fields = FEED_FIELDS[kind]
-                for event in events:
-                    data = event.get("data") or {}
-                    if kind == "custom_data":
-                        pairs = list((data.get("valuesCountMap") or {}).items()) or [(None, None)]
-                    else:
-                        pairs = [(None, None)]
-                    for value, count in pairs:
-                        owner.append(index)
-                        visitor.append(code)
-                        visit_no.append(number)
-                        started.append(t_start)
-                        last.append(t_last)
-                        kind_col.append(kind)
-                        times.append(event.get("time"))
-                        for wire, column in fields.items():
-                            got = data.get(wire)
-                            if got is not None:
-                                field_rows.setdefault(column, []).append(n)
-                                field_vals.setdefault(column, []).append(got)
-                        if kind == "custom_data" and value is not None:
-                            field_rows.setdefault("value", []).append(n)
-                            field_vals.setdefault("value", []).append(value)
-                            field_rows.setdefault("count", []).append(n)
-                            field_vals.setdefault("count", []).append(count)
-                        n += 1
-
-    if n == 0:
-        return empty_frame(VISITOR_FEED, extra)
-
-    common = {
-        "visitor_code": visitor,
-        "visit": visit_no,
-        "visit_started": started,
-        "visit_last_event": last,
-        "kind": kind_col,
-        "time": times,
-    }
-    columns: dict[str, Any] = {"site_code": pd.array([site_code] * n, dtype=STR)}
-    for name, dtype in VISITOR_FEED.items():
-        if name == "site_code":
-            continue
-        if name in common:
-            raw = object_array(common[name])
-        else:
-            raw = scatter(n, field_rows.get(name, ()), field_vals.get(name, ()))
-        columns[name] = to_dtype(raw, dtype)
-    if extra:
-        columns["mapping_value"] = pd.array(np.asarray(keys, dtype=object)[owner], dtype=STR)
-    frame = pd.DataFrame(columns)
-
-    # Visitors in input order, then visit, then time (stable, so ties keep the wire order).
-    time_key = frame["time"].array.asi8 if hasattr(frame["time"].array, "asi8") else None
-    if time_key is None:  # pragma: no cover - defensive: a column that failed to cast
-        return frame
-    order = np.lexsort((time_key, np.asarray(visit_no), np.asarray(owner)))
-    return frame.take(order).reset_index(drop=True)
+    if len(answers) != len(keys):
+        raise ValueError(f"{len(answers)} answers for {len(keys)} keys")
+    columns = FeedColumns(keys=keys, site_code=site_code, kinds=kinds, by=by)
+    for index, answer in enumerate(answers):
+        columns.add(index, answer)
+    return columns.frame()

@@ -1,9 +1,14 @@
 """The declared columns and dtypes of every result kind (DESIGN.md 4).
 
 These tables are the single source for the shaping (``feeds``, ``products``, ``maps``), for the
-writers (which read the same column names) and for the docs. Columns are snake_case; times are
-``datetime64[ms, UTC]``; counts are nullable ``Int64``; identifiers are ``string``. An empty result
-has the same columns and dtypes as a full one: build it with :func:`empty_frame`.
+writers (which read the same column names), for the other backends (``backends.py`` maps each
+declared dtype to Arrow, Polars and pandas' ``pyarrow`` dtypes) and for the docs. Columns are
+snake_case; times are ``datetime64[ms, UTC]``; counts are nullable ``Int64``; identifiers are
+``string``. An empty result has the same columns and dtypes as a full one: build it with
+:func:`empty_frame`.
+
+Nested columns (dtype ``object``: Python lists and dicts in pandas) also declare their Arrow shape
+(``*_NESTED``): a list of integers, a list of texts, or JSON (any JSON value, as JSON text).
 """
 
 from __future__ import annotations
@@ -29,7 +34,22 @@ Dtype = Literal["datetime64[ms, UTC]", "string", "Int64", "float64", "boolean", 
 Schema = Mapping[str, Dtype]
 
 
+#: The Arrow shapes of nested columns: a list of int64, a list of strings, any JSON value.
+LIST_INT: Final = "list<int64>"
+LIST_STR: Final = "list<string>"
+JSON: Final = "json"
+
+Nested = Literal["list<int64>", "list<string>", "json"]
+
+#: Nested column -> its Arrow shape; an ``object`` column not listed is JSON.
+NestedTypes = Mapping[str, Nested]
+
+
 def _schema(**columns: Dtype) -> Schema:
+    return MappingProxyType(dict(columns))
+
+
+def _nested(**columns: Nested) -> NestedTypes:
     return MappingProxyType(dict(columns))
 
 
@@ -71,6 +91,9 @@ PRODUCT_ATTRIBUTES: Mapping[str, tuple[str, str]] = MappingProxyType(
         "rating": ("rating", FLOAT),
     }
 )
+
+#: The nested product attributes (the others inferred as ``object`` are JSON).
+PRODUCT_NESTED: NestedTypes = _nested(categories=JSON, tags=LIST_STR)
 
 #: The leading columns of maps; one column per field follows (fields keep their own names).
 MAP_KEYS: Schema = _schema(site_code=STR, key=STR)
@@ -119,6 +142,9 @@ VISITOR_FEED: Schema = _schema(
     browser_version=FLOAT,
     os=STR,
 )
+
+#: The nested feed columns: page referrers (indices) and conversion metadata (a JSON object).
+FEED_NESTED: NestedTypes = _nested(referrers_indices=LIST_INT, metadata=JSON)
 
 #: Wire ``data`` keys per feed kind -> column names (data-api.md 3.1).
 FEED_FIELDS: Mapping[str, Mapping[str, str]] = MappingProxyType(

@@ -26,3 +26,26 @@ def test_the_server_renders_as_html_without_its_secret() -> None:
         shown = srv._repr_html_()
     assert srv.url in shown and srv.client_id in shown and "0.1 of requests" in shown
     assert "very-secret-value" not in shown and "very-secret-value" not in repr(srv)
+
+
+def test_the_server_counts_the_requests_it_serves() -> None:
+    import httpx
+
+    with serve(seed="demo", require_auth=True) as srv:
+        assert srv.request_count == 0 and srv.request_counts == {}
+        ids = srv.state.identifiers(srv.site_codes[0], visitors=3, keys=0)
+        with srv.client() as client:
+            kp.read_product_data(ids["eans"][:2], client=client, progress=False)
+            kp.read_visitor_feeds(ids["visitor_codes"], client=client, progress=False)
+        before = srv.request_counts
+        # Refused and unknown requests count too, without their query string.
+        httpx.get(srv.url + "/map/map", params={"siteCode": "demosite01", "key": "k"})
+        httpx.get(srv.url + "/no/such/path?x=1")
+        added = srv.request_counts - before
+    assert before == {
+        "POST /oauth/token": 1,
+        "GET /product/productData": 1,
+        "GET /visit/visitor": 3,
+    }
+    assert added == {"GET /map/map": 1, "GET /no/such/path": 1}
+    assert srv.request_count == 7

@@ -51,7 +51,9 @@ def _frames(rows: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
         frame.insert(0, "visitor_code", codes)
         frame["time"] = pd.to_datetime(pd.Series(times), unit="ms")
         frames[kind] = frame
-    exp = frames["experiment"].rename(columns={"id": "experiment_id", "variationId": "variation_id"})
+    exp = frames["experiment"].rename(
+        columns={"id": "experiment_id", "variationId": "variation_id"}
+    )
     exp = exp[exp["experiment_id"].isin(IDS)]
     conv = frames["conversion"].rename(columns={"goalId": "goal_id"})
     conv = conv[conv["goal_id"] == DEMO_GOAL_ID]

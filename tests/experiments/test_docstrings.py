@@ -58,7 +58,12 @@ def test_signature_is_the_issues() -> None:
         "correction",
         "exposures",
         "conversions",
+        # issue 13: the result's type, as the loaders (None: the input's kind)
+        "dtype_backend",
+        "backend",
     ]
+    assert parameters["backend"].default is None
+    assert parameters["dtype_backend"].default == "numpy_nullable"
     assert all(p.kind is p.KEYWORD_ONLY for n, p in parameters.items() if n != "feed")
     assert parameters["alpha"].default == 0.05 and parameters["correction"].default is None
 

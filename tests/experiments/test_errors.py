@@ -66,7 +66,9 @@ def test_missing_warehouse_columns_are_named(frames) -> None:
         ke.experiment_results(exposures=exp)
     with pytest.raises(ValidationError, match="not both"):
         ke.experiment_results(syn.as_feed(exp, conv), exposures=exp, conversions=conv)
-    with pytest.raises(ValidationError, match="must be a pandas DataFrame, got list"):
+    with pytest.raises(
+        ValidationError, match="must be a pandas, polars or pyarrow DataFrame, got list"
+    ):
         ke.experiment_results([1, 2])  # type: ignore[arg-type]
 
 

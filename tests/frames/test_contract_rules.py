@@ -176,12 +176,13 @@ def test_lone_surrogates_in_any_text_are_invalid_rows() -> None:
             "value": [None, None, s, None, None],
             "goal_id": [None, None, None, 1, None],
             "metadata": [None, None, None, {"k": s}, None],
-        }
+        },
+        dtype=object,  # pandas' pyarrow strings cannot even hold a lone surrogate
     )
     got, bad = encoded(df, None)
     assert sorted(bad) == [0, 1, 2, 3] and [p["visitorCode"] for p in got] == ["v4"]
     products = pd.DataFrame(
-        {"ean": ["a", "b", "c"], "name": [s, "ok", "ok"], "colour": ["x", s, "y"]}
+        {"ean": ["a", "b", "c"], "name": [s, "ok", "ok"], "colour": ["x", s, "y"]}, dtype=object
     )
     got, bad = encoded(products, "product_page", product=True)
     assert sorted(bad) == [0, 1] and [p["ean"] for p in got] == ["c"]

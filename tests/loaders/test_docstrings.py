@@ -30,5 +30,5 @@ def test_loader_docstrings_are_numpydoc_and_complete(function) -> None:
 def test_the_shared_parameters_are_written_once(function) -> None:
     doc = function.__doc__
     assert not re.search(r"^\s*\{[a-z_]+\}\s*$", doc, re.MULTILINE), "unfilled placeholder"
-    for name in ("client", "site_code", "progress"):
+    for name in ("client", "site_code", "progress", "dtype_backend", "backend"):
         assert _docs.SHARED[name] in doc, name

@@ -28,3 +28,8 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from kameleoon_pandas.demo import run_demo
 
     return run_demo(tmp_path_factory.mktemp("reports"), random_seed=0, progress=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist registers this marker; without xdist (``-p no:xdist``) --strict-markers would refuse it.
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")

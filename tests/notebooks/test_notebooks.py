@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
+from kameleoon_pandas import ConfigurationError
 from kameleoon_pandas.demo import EMULATOR_DB_VARIABLE, demo_identifiers, execute_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +66,34 @@ def _env(server) -> dict[str, str]:
     return server.env() | {EMULATOR_DB_VARIABLE: server.state.db}
 
 
+def _tables(html: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Each table of ``html``: its column headers and its rows (every cell's text)."""
+    from bs4 import BeautifulSoup
+
+    tables = []
+    for table in BeautifulSoup(html, "html.parser").find_all("table"):
+        headers = [th.get_text(strip=True) for th in table.select("thead th")]
+        rows = [
+            [cell.get_text(strip=True) for cell in tr.find_all(["th", "td"])]
+            for tr in table.select("tbody tr")
+        ]
+        tables.append((headers, rows))
+    return tables
+
+
+def _column(table: tuple[list[str], list[list[str]]], header: str) -> list[str]:
+    headers, rows = table
+    return [row[headers.index(header)] for row in rows]
+
+
+def _html_tables(nb) -> list[tuple[list[str], list[list[str]]]]:
+    return [t for o in _outputs(nb, "text/html") for t in _tables(o["data"]["text/html"])]
+
+
+MONEY = r"-?€\d{1,3}(,\d{3})*\.\d{2}"  # the reports' currency parameter defaults to €
+PERCENT = r"-?\d+\.\d%"
+
+
 def test_committed_notebooks_are_generated_and_clean() -> None:
     sys.path.insert(0, str(NOTEBOOKS))
     try:
@@ -87,8 +117,13 @@ def test_committed_notebooks_are_generated_and_clean() -> None:
     assert len(tagged) == 1 and readout.cells.index(tagged[0]) == 1  # at the top
     for name in ("site_code", "experiment_id", "goal_id", "alpha"):
         assert re.search(rf"^{name} = ", tagged[0].source, re.M)
-    prose = " ".join(c.source for c in readout.cells if c.cell_type == "markdown")
-    assert "cell" not in prose.lower()  # written for the reader of the report, not of the code
+    for nb in (report, readout):
+        prose = " ".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        # Written for the reader of the report (its code hidden), not for the reader of the code.
+        assert not re.search(r"\bcells?\b", prose, re.I), prose
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "srv.client()" in code and "%kam serve" in code  # no environment boilerplate
+        assert "ExitStack" not in code and "os.environ.update" not in code
 
 
 def test_quickstart_starts_its_own_emulator_without_settings() -> None:
@@ -120,21 +155,47 @@ def test_the_magics_notebook_runs_with_its_own_emulator() -> None:
     assert any(w.startswith("CountersPanel(") for w in widgets)
 
 
-def test_product_report_takes_its_parameters(demo_server) -> None:
-    nb = execute_notebook(
-        NOTEBOOKS / "02-product-report.ipynb",
-        env=_env(demo_server),
-        parameters={"site_code": "demosite02", "top_n": 5, "window_days": 3},
-    )
-    assert not _errors(nb)
+def test_product_report_takes_its_parameters_and_reruns_from_the_cache(
+    demo_server, tmp_path
+) -> None:
+    # A subset of the products and visitors keeps the cache (a SQLite write per answer) quick.
+    ids = demo_identifiers(demo_server.state, "demosite02", visitors=200, keys=0)
+    parameters = {
+        "site_code": "demosite02",
+        "top_n": 5,
+        "window_days": 3,
+        "eans": ids["eans"][:100],
+        "visitor_codes": ids["visitor_codes"],
+    }
+    env = _env(demo_server) | {"KAMELEOON_CACHE": str(tmp_path / "cache.sqlite")}
+    day = pd.Timestamp.now(tz="UTC").floor("1D")
+    runs = []
+    for _ in range(2):  # the second run, within the cache's TTL, reads the same windows
+        before = demo_server.request_counts
+        nb = execute_notebook(NOTEBOOKS / "02-product-report.ipynb", env=env, parameters=parameters)
+        runs.append((nb, demo_server.request_counts - before))
+    (nb, asked), (again, asked_again) = runs
+
+    assert not _errors(nb) and not _errors(again)
     assert len(_outputs(nb, "image/png")) == 4
     markdown = _outputs(nb, "text/markdown")[0]["data"]["text/markdown"]
     assert "`demosite02`" in markdown
-    tables = [o["data"]["text/html"] for o in _outputs(nb, "text/html")]
-    top_table = next(t for t in tables if "cart_rate" in t)
-    rows = top_table.split("<tbody>")[1].split("<tr")[1:]
-    assert len(rows) == 5
-    assert all(re.search(r"<th>402\d{10}</th>", row) for row in rows)  # demosite02's EANs
+    top = next(t for t in _html_tables(nb) if "Cart rate" in t[0])
+    assert len(top[1]) == 5
+    assert all(re.fullmatch(r"402\d{10}", ean) for ean in _column(top, "EAN"))  # demosite02's
+    # 100 EANs in one call per window: 72 hours and 3 days; one feed per visitor; the catalogue.
+    assert asked == {
+        "POST /oauth/token": 1,
+        "GET /product/productCounters": 24 * parameters["window_days"] + parameters["window_days"],
+        "GET /visit/visitor": 200,
+        "GET /product/productData": 1,
+    }
+    if pd.Timestamp.now(tz="UTC").floor("1D") != day:
+        pytest.skip("the runs straddled midnight UTC: the second one covers other days")
+    # Every Data API answer came from the cache. The token is asked again by the new kernel's
+    # client: its auth runs before the cache (kameleoon_pandas.client), whatever is cached.
+    assert asked_again == {"POST /oauth/token": 1}
+    assert _html_tables(again) == _html_tables(nb)  # the same report
 
 
 def _headings(html: str) -> list[str]:
@@ -145,11 +206,19 @@ def _headings(html: str) -> list[str]:
 
 
 def test_experiment_readout_finds_the_mismatched_split(demo_server) -> None:
-    # The demo data's experiment 602: no effect, and 55/45 drawn where 50/50 is intended.
+    # The demo data's experiment 602: no effect, and 55/45 drawn where 50/50 is intended. Half
+    # of the visitors (the visitor_codes parameter) show it as clearly, in half the requests;
+    # tests/experiments/test_demo_truth.py checks the read-out on all of them.
+    visitors = demo_identifiers(demo_server.state, "demosite02", visitors=2500, keys=0)
     nb = execute_notebook(
         NOTEBOOKS / "05-experiment-readout.ipynb",
         env=_env(demo_server),
-        parameters={"site_code": "demosite02", "experiment_id": 602, "alpha": 0.1},
+        parameters={
+            "site_code": "demosite02",
+            "experiment_id": 602,
+            "alpha": 0.1,
+            "visitor_codes": visitors["visitor_codes"],
+        },
     )
     assert not _errors(nb)  # the SRM warning is reported in the text, not on stderr
     assert len(_outputs(nb, "image/png")) == 1
@@ -158,8 +227,11 @@ def test_experiment_readout_finds_the_mismatched_split(demo_server) -> None:
     assert "90% interval" in markdown[1]
     assert markdown[-1].startswith("**Sample ratio mismatch**")
     assert re.search(r"6021: 5\d\.\d%, 6022: 4\d\.\d%", markdown[-1])
-    table = next(o["data"]["text/html"] for o in _outputs(nb, "text/html"))
-    assert "<th>90% interval</th>" in table and "6021 (reference)" in table
+    table = _html_tables(nb)[0]
+    assert "90% interval" in table[0] and _column(table, "Variation") == [
+        "6021 (reference)",
+        "6022",
+    ]
 
 
 def test_offline_conversions_round_trip(tmp_path) -> None:
@@ -204,17 +276,44 @@ def test_demo_report_html_has_sections_and_embedded_plots(demo_report: Path) -> 
 
 
 @pytest.mark.xdist_group("demo_report")  # one run of the demo for all three
+def test_demo_report_reads_like_a_report(demo_report: Path) -> None:
+    html = demo_report.read_text(encoding="utf-8")
+    tables = _tables(html)
+    headline, top, goals = tables
+    for headers, _ in tables:
+        assert all(h[:1].isupper() and "_" not in h for h in headers), headers  # human headers
+    numbers = dict(row for row in headline[1])
+    assert re.fullmatch(PERCENT, numbers["Cart rate (added / views)"])
+    assert re.fullmatch(PERCENT, numbers["Purchase rate (bought / added)"])
+    assert re.fullmatch(MONEY, numbers["Revenue from conversions (sample)"])
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*", numbers["Product views"])
+    # The products by name (their EAN beside it), rates as percentages, amounts as money.
+    assert top[0][:3] == ["Product", "Brand", "EAN"]
+    assert all(re.search(r"[A-Za-z]{3}", name) for name in _column(top, "Product"))
+    assert all(re.fullmatch(PERCENT, rate) for rate in _column(top, "Cart rate"))
+    for column in ("Price", "Sales"):
+        assert all(re.fullmatch(MONEY, value) for value in _column(top, column)), column
+    for column in ("Revenue", "Revenue per conversion"):
+        assert all(re.fullmatch(MONEY + "|–", value) for value in _column(goals, column))
+    # "(sample)" is explained, in one sentence, where it first appears.
+    text = re.sub(r"<[^>]+>", "", re.sub(r"<(style|script).*?</\1>", "", html, flags=re.S))
+    assert re.search(r"\(sample\): counted from the activity feeds of 2,000 visitors", text)
+    assert not re.search(r"\bcells?\b", text, re.I)
+
+
+@pytest.mark.xdist_group("demo_report")  # one run of the demo for all three
 def test_demo_writes_the_experiment_readout_beside_the_product_report(demo_report: Path) -> None:
     readout = demo_report.parent / "experiment-readout.html"
     executed = (demo_report.parent / "experiment-readout.ipynb").read_text(encoding="utf-8")
     assert "demo-secret" not in executed and not _errors(nbformat.reads(executed, as_version=4))
     html = readout.read_text(encoding="utf-8")
     assert _headings(html) == READOUT_SECTIONS
-    table = html.split("<table")[1].split("</table>")[0]
-    headers = re.findall(r"<th>([^<]+)</th>", table.split("</thead>")[0])
-    assert headers == [*READOUT_HEADERS, "Variation"]  # the index's name on its own row
-    assert "6011 (reference)" in table and re.search(r"<td>\d+\.\d%</td>", table)
-    assert re.search(r"<td>\d{1,3}(,\d{3})*\.\d{2}</td>", table)  # money, with separators
+    headers, _ = table = _tables(html)[0]
+    assert headers == ["Variation", *READOUT_HEADERS]  # one header row, no index
+    assert _column(table, "Variation")[0] == "6011 (reference)"
+    assert all(re.fullmatch(PERCENT, v) for v in _column(table, "Conversion rate"))
+    for column in ("Revenue", "Revenue per visitor"):  # money, with separators
+        assert all(re.fullmatch(MONEY, v) for v in _column(table, column))
     # Experiment 601 (a true +15% uplift, an equal split): the data moves with the clock, so
     # only the sentences are checked here; tests/experiments/test_demo_truth.py checks the truth.
     assert "Variation 6012: " in html and "sample ratio mismatch" in html.lower()
@@ -224,13 +323,15 @@ def test_demo_writes_the_experiment_readout_beside_the_product_report(demo_repor
     assert "demo-secret" not in html and "Traceback" not in html
 
 
-@pytest.mark.parametrize("name", ["02-product-report.ipynb", "05-experiment-readout.ipynb"])
-def test_notebooks_say_what_to_set_against_a_real_api(name, demo_server) -> None:
-    """Against an API that is not a known emulator, the notebook asks for the identifiers."""
+def test_the_report_says_what_to_set_against_a_real_api(demo_server) -> None:
+    """Against an API that is not a known emulator, the report asks for the identifiers.
+
+    Notebooks 01 and 05 get them from the same ``demo_identifiers`` call (tested below).
+    """
     from nbclient.exceptions import CellExecutionError
 
-    with pytest.raises(CellExecutionError, match=r"cannot list (products or )?visitors"):
-        execute_notebook(NOTEBOOKS / name, env=demo_server.env())
+    with pytest.raises(CellExecutionError, match=r"cannot list products or visitors"):
+        execute_notebook(NOTEBOOKS / "02-product-report.ipynb", env=demo_server.env())
 
 
 def test_parameters_need_a_tagged_cell_and_identifiers_need_an_emulator(tmp_path) -> None:
@@ -239,6 +340,8 @@ def test_parameters_need_a_tagged_cell_and_identifiers_need_an_emulator(tmp_path
         execute_notebook(nb, parameters={"x": 2})  # refused before any kernel starts
     with pytest.raises(FileNotFoundError, match="no emulator database"):
         demo_identifiers(tmp_path / "missing.sqlite", "demosite01")
+    with pytest.raises(ConfigurationError, match=r"eans / visitor_codes parameters.*"):
+        demo_identifiers(None, "demosite01")  # no emulator known: say what to set instead
 
 
 def test_demo_identifiers_list_what_the_emulator_holds(demo_server) -> None:
