@@ -79,7 +79,7 @@ __all__ = [
     "read_visitor_feeds",
 ]
 
-_LAZY_MODULES = ("emulator", "panels", "plots", "dask")
+_LAZY_MODULES = ("emulator", "panels", "plots", "dask", "spark")
 
 
 def __getattr__(name: str) -> Any:

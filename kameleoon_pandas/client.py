@@ -280,7 +280,6 @@ def _ms(value: int | float) -> int:
     return int(value)
 
 
-@shared_doc
 def _tls_env() -> tuple[str | None, str | None]:
     return os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
 
@@ -295,6 +294,7 @@ def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@shared_doc
 class AsyncClient:
     """The async core of the Data API client: one ``httpx.AsyncClient`` over ``httpx-aiohttp``.
 

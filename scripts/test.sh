@@ -26,6 +26,21 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The Spark tests need Java (17, as on Databricks and Spark 4's images); Debian's headless JRE.
+if ! command -v java >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; else SUDO="none"; fi
+  fi
+  if [ "$SUDO" != none ] && command -v apt-get >/dev/null 2>&1; then
+    { $SUDO apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; } ||
+      echo "scripts/test.sh: could not install openjdk-17-jre-headless with apt-get" >&2
+  else
+    echo "scripts/test.sh: no Java and no apt-get (or no root): the Spark tests will be skipped" >&2
+  fi
+fi
+
 # loadgroup: the tests that share the demo report (xdist_group) run on one worker, so the demo
 # runs once; everything else is spread over the cores.
 exec .venv/bin/python -m pytest -n auto --dist loadgroup "$@"

@@ -133,9 +133,22 @@ def test_import_does_not_load_the_heavy_rooms() -> None:
     code = (
         "import sys, kameleoon_pandas;"
         "rooms = ('matplotlib', 'ipywidgets', 'starlette', 'uvicorn', 'scipy', 'statsmodels',"
-        " 'dask', 'distributed', 'polars');"
+        " 'dask', 'distributed', 'polars', 'pyspark');"
         "heavy = [m for m in rooms if m in sys.modules];"
         "print(','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_no_public_docstring_keeps_a_shared_placeholder() -> None:
+    # A `{settings}` line left unfilled means a @shared_doc went onto the wrong object.
+    from kameleoon_pandas._docs import _PLACEHOLDER
+
+    for name in kp.__all__:
+        value = getattr(kp, name)
+        docs = [inspect.getdoc(value) or ""]
+        if inspect.isclass(value):
+            docs += [inspect.getdoc(m) or "" for _, m in inspect.getmembers(value, callable)]
+        for doc in docs:
+            assert not _PLACEHOLDER.search(doc), f"{name}: unfilled {_PLACEHOLDER.search(doc)[0]!r}"

@@ -238,8 +238,9 @@ def frame_backend(obj: object) -> Backend:
 # -- any frame -> pandas (the writers' and the read-out's entry) ---------------------------------
 
 
-def _pandas_mapper(pa: Any) -> Any:
-    """Arrow type -> pandas' nullable dtype (ints, bools, texts); floats and times stay numpy."""
+def nullable_types(pa: Any, *, strings: bool = True) -> dict[Any, Any]:
+    """Arrow type -> pandas' nullable dtype for ints, bools and (with ``strings``) texts; the
+    ``types_mapper`` table of ``Table.to_pandas``. Floats and times stay numpy."""
     table = {
         pa.int8(): pd.Int8Dtype(),
         pa.int16(): pd.Int16Dtype(),
@@ -250,10 +251,10 @@ def _pandas_mapper(pa: Any) -> Any:
         pa.uint32(): pd.UInt32Dtype(),
         pa.uint64(): pd.UInt64Dtype(),
         pa.bool_(): pd.BooleanDtype(),
-        pa.string(): pd.StringDtype(),
-        pa.large_string(): pd.StringDtype(),
     }
-    return table.get
+    if strings:
+        table.update({pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()})
+    return table
 
 
 def _is_nested(pa: Any, kind: Any) -> bool:
@@ -288,7 +289,7 @@ def _plain(pa: Any, column: Any) -> tuple[Any, str | None]:
 
 def _arrow_to_pandas(table: Any) -> pd.DataFrame:
     pa = require("pyarrow", "reading an Arrow frame")
-    mapper = _pandas_mapper(pa)
+    mapper = nullable_types(pa).get
     series: list[pd.Series] = []
     for column in table.columns:
         plain, how = _plain(pa, column)
