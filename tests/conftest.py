@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# jsonschema imports rfc3987_syntax where it is installed (jupyter-events wants it), and that
+# module builds a lark grammar at import: 2.5 s in every test process that imports nbformat.
+# It only checks the "iri" formats, which no schema read here (nbformat's) uses.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 DATA = Path(__file__).resolve().parent / "data"
 
