@@ -8,6 +8,7 @@ The modules, each importing only those above it:
 - :mod:`.kinds`: the event kinds and their fields (:class:`FieldSpec`, :class:`KindSpec`).
 - :mod:`.problems`: invalid cells, collected and reported (``index, column, reason``).
 - :mod:`.values`: one value checked against the contract and put in its canonical form.
+- :mod:`.utf8`: text columns read once as UTF-8 bytes (lone surrogates found, not raised on).
 - :mod:`.nonces`: the nonce of an event, from ``key=`` or the row's content and rank.
 - :mod:`.lines`: slots (a field's bytes for a slice) and their assembly into line matrices.
 - :mod:`.fields`: column conversion, distinct values, one field read, checked and encoded.

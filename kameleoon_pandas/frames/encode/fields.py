@@ -41,8 +41,10 @@ from .lines import (
     _prefix,
     _Slot,
     _text_slot,
+    _utf8_slot,
 )
 from .problems import _Problems
+from .utf8 import Utf8
 from .values import (
     NOT_FINITE,
     OUT_OF_RANGE,
@@ -239,6 +241,12 @@ class _Factor:
     reason: np.ndarray  # int16 per value: 0 when fine, else a position in ``reasons``
     reasons: list[str]
 
+    @property
+    def voids(self) -> np.ndarray:
+        """``table`` as one void per value (a row is then taken as a whole, not byte by byte)."""
+        width = self.table.shape[1]
+        return self.table.view(f"V{width}")[:, 0] if width else self.table
+
 
 #: Types encoded through their distinct values (the others are mostly distinct texts); numbers
 #: in a numeric column are written directly (:func:`_number_field`).
@@ -307,7 +315,11 @@ def _converter(spec: FieldSpec) -> Callable[[Any], str]:
 
 
 def _build_factor(spec: FieldSpec, series: pd.Series) -> _Factor:
-    codes, u = _factorize(series)
+    flags = series.dtype == np.dtype(bool)
+    if flags:  # False, True: the column's own bytes are the codes
+        codes, u = series.to_numpy().view(np.int8), pd.Series([False, True])
+    else:
+        codes, u = _factorize(series)
     uniques = np.asarray(u, dtype=object).tolist()
     k = len(uniques)
     convert = _converter(spec)
@@ -329,7 +341,8 @@ def _build_factor(spec: FieldSpec, series: pd.Series) -> _Factor:
     table[ok] = bytecols.pack(buf, lens, table.shape[1])
     all_lens = np.zeros(k + 1, dtype=np.int64)
     all_lens[ok] = lens
-    codes = np.where(codes < 0, k, codes).astype(np.int32 if k < 2**31 - 1 else np.int64)
+    if not flags:
+        codes = np.where(codes < 0, k, codes).astype(np.int32 if k < 2**31 - 1 else np.int64)
     return _Factor(codes, table, all_lens, reason, reasons)
 
 
@@ -338,12 +351,30 @@ def _plain_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
+def _numbers(s: pd.Series | np.ndarray, dtype: type, na_value: Any) -> np.ndarray:
+    """The cells of a numeric column (a Series, or a numpy array of a numpy dtype) as
+    ``dtype``."""
+    if isinstance(s, np.ndarray):
+        return s.astype(dtype, copy=False)
+    return s.to_numpy(dtype=dtype, na_value=na_value)
+
+
 def _number_field(
-    spec: FieldSpec, s: pd.Series, positions: np.ndarray, problems: _Problems
+    spec: FieldSpec, s: pd.Series | np.ndarray, positions: np.ndarray, problems: _Problems
 ) -> tuple[_Slot, np.ndarray, np.ndarray]:
-    """(slot, present, bad) of a numeric column's rows, checked and written row-wise in numpy."""
+    """(slot, present, bad) of a numeric column's rows, checked and written row-wise in numpy.
+
+    ``s``: the rows' cells, a Series or (for a numpy dtype) a numpy array.
+    """
     m = len(s)
-    present = s.notna().to_numpy()
+    kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+    if kind in "iu" and kind:  # numpy integers: no missing cell
+        present = np.ones(m, dtype=bool)
+    elif kind == "f":  # numpy floats: NaN is the missing cell
+        present = ~np.isnan(np.asarray(s))
+    else:
+        assert isinstance(s, pd.Series)
+        present = s.notna().to_numpy()
     bad = np.zeros(m, dtype=bool)
     integer = spec.type in ("int", "count")
 
@@ -357,52 +388,59 @@ def _number_field(
     ints: np.ndarray | None = None
     if pd.api.types.is_integer_dtype(s.dtype):
         unsigned = pd.api.types.is_unsigned_integer_dtype(s.dtype)
-        raw = s.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+        raw = _numbers(s, np.uint64 if unsigned else np.int64, 0)
         if unsigned:
             flag(present & (raw > np.uint64(INT64_MAX)), OUT_OF_RANGE)
             raw = np.where(bad, 0, raw).astype(np.int64)
         ints = raw
-        values = raw.astype(np.float64)
+        # an integer field writes the integers themselves; a number field, as floats
+        values = raw if integer else raw.astype(np.float64)
     else:
-        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = _numbers(s, np.float64, np.nan)
         flag(present & ~np.isfinite(values), NOT_FINITE)
         if integer:
             safe = np.where(present & ~bad, values, 0.0)
             flag(present & (np.floor(safe) != safe), "not an integer")
             flag(present & ((safe < -(2.0**63)) | (safe >= 2.0**63)), OUT_OF_RANGE)
     if spec.type == "count":
-        flag(present & (np.where(bad, 1.0, values) < 1), "must be at least 1")
+        flag(present & (np.where(bad, 1, values) < 1), "must be at least 1")
     ok = present & ~bad
     if not ok.any():
         return _absent_slot(m), present, bad
     every = bool(ok.all())
-    sub = values if every else values[ok]
+    grouped = False  # written by decimal_text's digit groups (NULs may lie between them)
     if integer:
         if ints is None:
             ints = np.where(ok, values, 0.0).astype(np.int64)
         sub_ints = ints if every else ints[ok]
-        if (np.abs(sub) < 2.0**53).all():
-            mat, lens = bytecols.decimal_text(sub, 0, point=False)
+        if not len(sub_ints) or (sub_ints.min() > -(2**53) and sub_ints.max() < 2**53):
+            mat, lens = bytecols.decimal_text(sub_ints, 0, point=False)
+            grouped = True
         else:  # beyond a float's exact integers: their digits, through the distinct values
             codes, uniques = pd.factorize(sub_ints)
             mat, lens = _distinct_texts([str(int(v)) for v in uniques.tolist()], codes)
     else:
+        sub = values if every else values[ok]
         d = bytecols.decimals(sub)
         if d is not None:
             mat, lens = bytecols.decimal_text(sub, d, point=True)
+            grouped = True
         else:  # floats that need more digits: through their distinct values and repr
             codes, uniques = pd.factorize(sub.view(np.int64))  # by bits: -0.0 is not 0.0
             mat, lens = _distinct_texts(
                 [_float_text(v) for v in uniques.view(np.float64).tolist()], codes
             )
     name = _prefix(spec.wire).encode()
+    # a long number's digit groups may have NULs between them; a short one is one word
+    packed = mat.ndim == 1 or not grouped
     if every:
-        return _Slot([name, mat], lens + len(name)), present, bad
+        return _Slot([name, mat], lens + len(name), packed), present, bad
     idx = np.flatnonzero(ok)
     return (
         _Slot(
             [_expand(name, idx, m), _expand(mat, idx, m)],
             _scatter(lens + len(name), idx, m, 0),
+            packed,
         ),
         present,
         bad,
@@ -425,13 +463,19 @@ def _factor_field(
     spec: FieldSpec, factor: _Factor, positions: np.ndarray, problems: _Problems
 ) -> tuple[_Slot, np.ndarray, np.ndarray]:
     """(slot, present, bad) of the rows ``positions`` from the column's distinct values."""
-    codes = factor.codes[positions]
-    why = factor.reason[codes]
-    bad = why > 0
-    if bad.any():
+    m = len(positions)
+    if m and positions[-1] - positions[0] == m - 1 and (np.diff(positions) == 1).all():
+        codes = factor.codes[int(positions[0]) : int(positions[-1]) + 1]  # a run: a view
+    else:
+        codes = factor.codes[positions]
+    if factor.reason.any():  # some value is refused
+        why = factor.reason[codes]
+        bad = why > 0
         for code in np.unique(why[bad]).tolist():
             problems.add(positions[why == code], spec.column, factor.reasons[code])
-    slot = _Slot([factor.table.take(codes, axis=0)], factor.lens[codes])
+    else:
+        bad = np.zeros(m, dtype=bool)
+    slot = _Slot([factor.voids.take(codes, axis=0)], factor.lens[codes])
     return slot, codes != len(factor.reason) - 1, bad
 
 
@@ -453,10 +497,12 @@ def _encode_field(
     positions: np.ndarray,
     problems: _Problems,
     factors: dict[tuple[str, str, str], _Factor] | None = None,
+    texts: Utf8 | None = None,
 ) -> tuple[_Slot, np.ndarray, np.ndarray]:
     """The slot of one field over the rows ``positions``; returns (slot, present, valid).
 
-    ``factors`` keeps the columns' distinct values from one slice to the next.
+    ``factors`` keeps the columns' distinct values from one slice to the next; ``texts`` is
+    the whole column as UTF-8 bytes (:mod:`.utf8`) when the plan has it (a text field).
     """
     m = len(positions)
     if series is None:
@@ -473,8 +519,12 @@ def _encode_field(
     else:
         positions_in_series = positions
     if kind in _NUMBER_TYPES and _plain_numeric(series):
-        s = _take(series, positions_in_series)
-        slot, present, bad = _number_field(spec, s, positions, problems)
+        numbers: pd.Series | np.ndarray = series
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf":
+            numbers = series.to_numpy()  # a view: slicing it costs no pandas call
+        slot, present, bad = _number_field(
+            spec, _take(numbers, positions_in_series), positions, problems
+        )
     elif kind in _FACTOR_TYPES:
         key = (spec.column, spec.wire, kind)
         factors = {} if factors is None else factors
@@ -482,7 +532,6 @@ def _encode_field(
             factors[key] = _build_factor(spec, series)
         slot, present, bad = _factor_field(spec, factors[key], positions, problems)
     else:
-        s = _take(series, positions)
         bad = np.zeros(m, dtype=bool)
 
         def flag(mask: np.ndarray, reason: str) -> None:
@@ -493,25 +542,37 @@ def _encode_field(
                 bad |= mask
 
         if kind in ("str", "id"):
-            texts = _column_texts(s, identifier=kind == "id")
-            present = texts.present
-            for mask, reason in texts.bad:
-                flag(mask, reason)
-            lens = texts.lens if texts.lens is not None else np.zeros(m, dtype=np.int64)
+            utf8 = None if texts is None else texts.take(positions)
+            column: _Texts | None = None
+            if utf8 is not None:  # every present cell a str, its bytes at hand
+                present = utf8.present
+                if utf8.surrogates:
+                    flag(present & utf8.surrogate_rows(), SURROGATE_REASON)
+                lens = utf8.char_lens()
+            else:
+                column = _column_texts(_take(series, positions), identifier=kind == "id")
+                present = column.present
+                for mask, reason in column.bad:
+                    flag(mask, reason)
+                lens = column.lens if column.lens is not None else np.zeros(m, dtype=np.int64)
             if kind == "id":
                 flag(present & (lens == 0), "empty identifier")
                 flag(lens > MAX_ID_LENGTH, f"longer than {MAX_ID_LENGTH} characters")
             elif spec.required:
                 flag(present & (lens == 0), "missing value (an empty text)")
-            slot = _text_slot(
-                texts.values,
-                present & ~bad,
-                spec.wire,
-                char_lens=texts.lens,
-                joined=texts.joined if not bad.any() else None,
-            )
+            if column is None:
+                assert utf8 is not None
+                slot = _utf8_slot(utf8, present & ~bad, spec.wire)
+            else:
+                slot = _text_slot(
+                    column.values,
+                    present & ~bad,
+                    spec.wire,
+                    char_lens=column.lens,
+                    joined=column.joined if not bad.any() else None,
+                )
         elif kind in _JSON_TYPES:
-            slot, present = _json_field(spec, s, positions, flag)
+            slot, present = _json_field(spec, _take(series, positions), positions, flag)
         else:  # pragma: no cover - a spec typo
             raise AssertionError(kind)
     if spec.required:
@@ -566,12 +627,14 @@ def _json_field(
     return _text_slot(np.where(keep, json_texts, ""), keep, spec.wire), present
 
 
-def _take(series: pd.Series, positions: np.ndarray) -> pd.Series:
-    """``series.iloc[positions]``, as a cheap slice when the positions are a contiguous run."""
+def _take(series: Any, positions: np.ndarray) -> Any:
+    """``series.iloc[positions]`` (or of a numpy array, ``[positions]``), as a cheap slice
+    when the positions are a contiguous run."""
     m = len(positions)
+    rows: Any = positions
     if m and positions[-1] - positions[0] == m - 1 and (m < 2 or (np.diff(positions) == 1).all()):
-        return series.iloc[int(positions[0]) : int(positions[-1]) + 1]
-    return series.iloc[positions]
+        rows = slice(int(positions[0]), int(positions[-1]) + 1)
+    return series[rows] if isinstance(series, np.ndarray) else series.iloc[rows]
 
 
 def _present_object(v: Any) -> bool:

@@ -46,13 +46,14 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import bytecols
+from .utf8 import Utf8, column_utf8
 from .values import factorize
 
 _GOLD = bytecols.GOLD
@@ -72,6 +73,7 @@ _OTHER = np.uint64(0x3F84D5B5B5470917)
 _RANK = np.uint64(0x9216D5D98979FB1B)
 #: Where a key hash starts.
 _KEY_START = np.uint64(0xD1310BA698DFB5AC)
+_KEY_BASE = np.uint64(int(_KEY_START) * int(_GOLD) % 2**64)  # KEY_START * GOLD, wrapped
 
 #: Rows hashed at a time for texts and objects: bounds the memory of hashing a long column.
 _CHUNK = 65_536
@@ -84,14 +86,15 @@ def _seed(site_code: str, kind: str) -> np.uint64:
 
 def nonce_hashes(h: np.ndarray, seed: np.uint64 | np.ndarray) -> np.ndarray:
     """The 64 bits of each nonce from the event hashes ``h`` and the site-and-kind seed."""
-    return _mix(h ^ seed)
+    return _mix(h, seed)
 
 
 # --------------------------------------------------------------------------- values
 
 
-def _salted(h: np.ndarray, salt: np.uint64) -> np.ndarray:
-    return _mix(h ^ salt)
+def _salted(h: np.ndarray, salt: np.uint64, in_place: bool = False) -> np.ndarray:
+    """``mix(h ^ salt)``; ``in_place`` when ``h`` is a temporary of the caller's."""
+    return _mix(h, salt, out=h if in_place else None)
 
 
 def int_hashes(values: np.ndarray) -> np.ndarray:
@@ -102,13 +105,19 @@ def int_hashes(values: np.ndarray) -> np.ndarray:
 def number_hashes(values: np.ndarray) -> np.ndarray:
     """``v`` of float64 values (integers by their int64 value); NaN is missing."""
     values = np.ascontiguousarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    whole = np.where(finite, values, 0.0)
-    integral = finite & (np.floor(whole) == whole) & (np.abs(whole) < 2.0**63)
-    as_int = np.where(integral, whole, 0.0).astype(np.int64).view(np.uint64)
-    # mix(int64 ^ INT) where integral, mix(float64 bits ^ FLOAT) elsewhere: one mix for both
-    out = _mix(np.where(integral, as_int ^ _INT, values.view(np.uint64) ^ _FLOAT))
-    out[np.isnan(values)] = _MISSING
+    n = len(values)
+    out = np.empty(n, dtype=np.uint64)
+    for a in range(0, n, bytecols.BLOCK):  # a block at a time: the temporaries stay in cache
+        v = values[a : a + bytecols.BLOCK]
+        finite = np.isfinite(v)
+        whole = np.where(finite, v, 0.0)
+        integral = finite & (np.floor(whole) == whole) & (np.abs(whole) < 2.0**63)
+        as_int = np.where(integral, whole, 0.0).astype(np.int64).view(np.uint64)
+        # mix(int64 ^ INT) where integral, mix(float64 bits ^ FLOAT) elsewhere: one mix for both
+        o = out[a : a + len(v)]
+        np.copyto(o, np.where(integral, as_int ^ _INT, v.view(np.uint64) ^ _FLOAT))
+        _mix(o, out=o)
+        o[np.isnan(v)] = _MISSING
     return out
 
 
@@ -123,7 +132,15 @@ def text_hashes(values: Sequence[str]) -> np.ndarray:
         except UnicodeEncodeError:
             h = bytecols.hash_texts(part, errors="surrogatepass")
         out[start : start + len(part)] = h
-    return _salted(out, _TEXT)
+    return _salted(out, _TEXT, in_place=True)
+
+
+def utf8_hashes(texts: Utf8) -> np.ndarray:
+    """``v`` of a text column held as UTF-8 bytes (a missing cell: :data:`_MISSING`)."""
+    out = _salted(texts.hashes(), _TEXT, in_place=True)
+    if not texts.present.all():
+        out[~texts.present] = _MISSING
+    return out
 
 
 def _time_ns(values: Any) -> np.ndarray | None:
@@ -196,10 +213,18 @@ def _object_hashes(values: np.ndarray) -> np.ndarray:
     return np.append(table, _MISSING).take(np.where(codes < 0, len(uniques), codes))
 
 
-def value_hashes(series: pd.Series) -> np.ndarray:
-    """``v`` of every cell of a column (see the module docstring), one uint64 per row."""
+def value_hashes(series: pd.Series, texts: Utf8 | None = None) -> np.ndarray:
+    """``v`` of every cell of a column (see the module docstring), one uint64 per row.
+
+    ``texts``: the column's :class:`.utf8.Utf8` when the caller has it (the plan keeps those of
+    the text columns it sends), so the texts are read once.
+    """
     dtype = series.dtype
     n = len(series)
+    if texts is None and (dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype)):
+        texts = column_utf8(series)  # None unless every present cell is a str
+    if texts is not None:
+        return utf8_hashes(texts)
     if isinstance(dtype, pd.CategoricalDtype):
         table = value_hashes(pd.Series(np.asarray(dtype.categories, dtype=object)))
         codes = series.cat.codes.to_numpy()
@@ -281,20 +306,32 @@ def ranks(h: np.ndarray) -> np.ndarray:
     return out
 
 
-def content_hashes(df: pd.DataFrame) -> np.ndarray:
-    """``h`` of every row without ``key=``: all its cells by column name, and its rank."""
+def content_hashes(df: pd.DataFrame, texts: Mapping[Any, Utf8] = {}) -> np.ndarray:
+    """``h`` of every row without ``key=``: all its cells by column name, and its rank.
+
+    ``texts``: column label -> its :class:`.utf8.Utf8`, for the columns the caller has.
+    """
     c = np.zeros(len(df), dtype=np.uint64)
     for i, name in enumerate(df.columns):
-        c += _mix(value_hashes(df.iloc[:, i]) ^ _name_hash(name))
-    return _mix(c + _mix(ranks(c).view(np.uint64) ^ _RANK))
+        v = value_hashes(df.iloc[:, i], texts.get(name))
+        c += _mix(v, _name_hash(name), out=v)  # v is ours: mixed in place
+    r = _mix(ranks(c).view(np.uint64), _RANK)
+    r += c
+    return _mix(r, out=r)
 
 
-def key_hashes(df: pd.DataFrame, key: Sequence[Any]) -> np.ndarray:
+def key_hashes(df: pd.DataFrame, key: Sequence[Any], texts: Mapping[Any, Utf8] = {}) -> np.ndarray:
     """``h`` of every row with ``key=``: the key columns' values, in the order given."""
-    h = np.full(len(df), _KEY_START, dtype=np.uint64)
+    h: np.ndarray | None = None
     for name in key:
-        h = h * _GOLD + value_hashes(df[name])
-    return _mix(h)
+        v = value_hashes(df[name], texts.get(name))  # ours: added to in place
+        if h is None:  # KEY_START * GOLD + v(first)
+            v += _KEY_BASE
+        else:
+            v += h * _GOLD
+        h = v
+    assert h is not None  # key= names a column at least
+    return _mix(h, out=h)
 
 
 def event_hash(row_hashes: np.ndarray) -> np.uint64:

@@ -35,12 +35,14 @@ from .kinds import (
 )
 from .lines import (
     _expand,
+    _flat_lines,
     _line_matrix,
     _rows_that_fit,
     _Scratch,
     _Slot,
     _text_slot,
     _TooWide,
+    _width,
 )
 from .nonces import (
     _NONCE_RE,
@@ -53,10 +55,13 @@ from .nonces import (
     value_hashes,
 )
 from .problems import _Problems
+from .utf8 import Utf8, column_utf8
 from .values import json_text
 
 #: Rows encoded at a time: bounds the memory of the encoding to a few MB whatever the frame.
 SLICE_ROWS = 65_536
+#: Field types sent as texts (their columns' bytes are made once per plan, :mod:`.utf8`).
+_TEXT_TYPES = {"str", "id"}
 
 
 @dataclass
@@ -108,11 +113,37 @@ class EventPlan:
     #: lead row -> valuesCountMap text (built once per plan, looked up per slice)
     extra_pieces: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     problems: _Problems = field(default_factory=_Problems)
+    #: schema name -> the column's texts as UTF-8 bytes (None: not a text column), made once
+    #: per plan for the text fields sent; the nonces hash the same bytes
+    texts: dict[str, Utf8 | None] = field(default_factory=dict)
     _factors: dict[tuple[str, str, str], _Factor] = field(default_factory=dict)
     _scratch: _Scratch = field(default_factory=_Scratch)
+    _segments: list[_Scratch] = field(default_factory=list)
 
     def kind_code(self, name: str) -> int:
         return list(self.kinds).index(name)
+
+    def texts_of(self, name: str) -> Utf8 | None:
+        """The column ``name``'s texts as UTF-8 bytes (made on first use), or None when it
+        is not a text column (or absent)."""
+        if name not in self.texts:
+            series = self.columns.get(name)
+            # an ``ArrowDtype`` text column is refused as "not a text" (fields._column_texts):
+            # its lines must stay what they were, so its bytes are not read here
+            arrow = series is not None and isinstance(series.dtype, pd.ArrowDtype)
+            self.texts[name] = None if series is None or arrow else column_utf8(series)
+        return self.texts[name]
+
+    def _sent_fields(self) -> list[FieldSpec]:
+        """The fields the events of the frame's kinds may send (identity first)."""
+        specs = list(self.kinds.values())
+        out = list(self.identity)
+        for code in _distinct(self.row_kind):
+            if code >= 0:
+                spec = specs[code]
+                out += attribute_fields(self.columns) if spec.name == "product_page" else []
+                out += spec.fields
+        return out
 
     def rows_of(self, events: np.ndarray) -> np.ndarray:
         """Row positions carried by the given events (custom data groups expand)."""
@@ -148,22 +179,24 @@ class EventPlan:
             lead = self.events[start : start + rows]
             mark = self.problems.mark()
             try:
-                matrix, lens, ok = self._encode_slice(lead)
+                lines, width, lens, ok = self._encode_slice(lead)
             except _TooWide:  # very long texts: fewer rows at a time, as often as needed
                 self.problems.rollback(mark)
                 rows = max(1, len(lead) // 2)
                 continue
             start += len(lead)
             # as many rows next time as fit this slice's line width (back up after a long one)
-            rows = _rows_that_fit(matrix.shape[1], slice_rows)
+            rows = _rows_that_fit(width, slice_rows)
             if not ok.all():
                 if self.members:  # a refused event refuses every row it was built from
                     for e in lead[~ok].tolist():
                         others = self.members.get(e, np.empty(0, np.int64))
                         others = others[others != e]
                         self.problems.add(others, "value", "another row of this event is invalid")
-                matrix, lens, lead = matrix[ok], lens[ok], lead[ok]
-            yield from _chunk(matrix, lens, lead, limit, max_lines)
+                if lines.ndim == 2:  # the flat lines hold the rows still ok only
+                    lines = lines[ok]
+                lens, lead = lens[ok], lead[ok]
+            yield from _chunk(lines, lens, lead, limit, max_lines)
 
     # -- what is not sent --------------------------------------------------------------------
 
@@ -176,7 +209,7 @@ class EventPlan:
         A column with no value at all loses nothing and is not named.
         """
         specs = list(self.kinds.values())
-        present = [specs[c] for c in np.unique(self.row_kind).tolist() if c >= 0]
+        present = [specs[c] for c in _distinct(self.row_kind) if c >= 0]
         used = {f.column for f in self.identity} | {"nonce"}
         if not self.kind_given:
             used.add("kind")
@@ -201,33 +234,43 @@ class EventPlan:
 
     # -- encoding one slice -----------------------------------------------------------------
 
-    def _encode_slice(self, lead: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _encode_slice(self, lead: np.ndarray) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+        """(lines, bytes per row of their layout, each line's length, which rows are ok).
+
+        The lines are the ok rows' lines end to end (1-D, see :func:`.lines._flat_lines`) or
+        a line matrix of every row (2-D, NUL-padded: :func:`_chunk` deletes the NULs).
+        """
         m = len(lead)
         codes = self.row_kind[lead]
         specs = list(self.kinds.values())
         if m and (codes == codes[0]).all():  # the usual case: one kind, no copying
-            return self._encode_kind(specs[codes[0]], lead, self._scratch)
-        parts = []
+            elements, lens, ok = self._encode_kind(specs[codes[0]], lead)
+            flat = _flat_lines(elements, lens, ok, self._segments)
+            parts = _parts(elements)
+            width = sum(_width(p) for p in parts)
+            if flat is not None:
+                return flat, width, lens, ok
+            return _line_matrix(parts, m, self._scratch), width, lens, ok
+        kinds = []
         for code in np.unique(codes):
             sel = np.flatnonzero(codes == code)
-            parts.append((sel, *self._encode_kind(specs[code], lead[sel])))
-        width = max(sub.shape[1] for _, sub, _, _ in parts)
+            elements, sub_lens, sub_ok = self._encode_kind(specs[code], lead[sel])
+            kinds.append((sel, _line_matrix(_parts(elements), len(sel)), sub_lens, sub_ok))
+        width = max(sub.shape[1] for _, sub, _, _ in kinds)
         matrix = np.zeros((m, width), dtype=np.uint8)  # NUL after a line's end adds nothing
         lens = np.zeros(m, dtype=np.int64)
         ok = np.ones(m, dtype=bool)
-        for sel, sub, sub_lens, sub_ok in parts:
+        for sel, sub, sub_lens, sub_ok in kinds:
             matrix[sel, : sub.shape[1]] = sub
             lens[sel] = sub_lens
             ok[sel] = sub_ok
-        return matrix, lens, ok
+        return matrix, width, lens, ok
 
     def _encode_kind(
-        self, spec: KindSpec, rows: np.ndarray, scratch: _Scratch | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The line matrix of ``rows`` (all of kind ``spec``): lengths include the newline.
-
-        With ``scratch`` the matrix is only valid until the next slice is encoded.
-        """
+        self, spec: KindSpec, rows: np.ndarray
+    ) -> tuple[list[bytes | np.ndarray | _Slot], np.ndarray, np.ndarray]:
+        """The parts of the lines of ``rows`` (all of kind ``spec``), in line order, each line's
+        length (newline included) and which rows are ok."""
         m = len(rows)
         slots: list[_Slot] = []
         ok = ~self.refused[rows]
@@ -241,7 +284,12 @@ class EventPlan:
             fields = attribute_fields(self.columns)
         for fspec in fields:
             slot, present, valid = _encode_field(
-                fspec, self.columns.get(fspec.column), rows, self.problems, self._factors
+                fspec,
+                self.columns.get(fspec.column),
+                rows,
+                self.problems,
+                self._factors,
+                self.texts_of(fspec.column) if fspec.type in _TEXT_TYPES else None,
             )
             slots.append(slot)
             ok &= valid
@@ -256,7 +304,7 @@ class EventPlan:
             pieces = self.extra_pieces.reindex(rows).fillna("").to_numpy(dtype=object)
             slots.append(_text_slot(pieces, pieces != "", "valuesCountMap", escape=False))
         # the nonce: from the key or the row's content (never its label), unless given
-        nonces = bytecols.hex16(self.nonce_bits[rows])
+        nonces = bytecols.hex16(_take(self.nonce_bits, rows))
         head = f"eventType={spec.event_type}".encode()
         lens = np.full(m, len(head) + len("&nonce=") + 16 + 1, dtype=np.int64)
         for slot in slots:
@@ -265,8 +313,7 @@ class EventPlan:
         if given is not None:
             ok &= self._given_nonces(_take(given, rows), rows, nonces)
         # Line layout (parameter order is free): eventType first, the nonce last.
-        parts = [head, *(p for slot in slots for p in slot.parts), b"&nonce=", nonces, b"\n"]
-        return _line_matrix(parts, m, scratch), lens, ok
+        return [head, *slots, b"&nonce=", nonces, b"\n"], lens, ok
 
     def _given_nonces(self, given: pd.Series, rows: np.ndarray, nonces: np.ndarray) -> np.ndarray:
         """Put the ``nonce`` column's values in place of the derived ones; the rows still ok."""
@@ -293,6 +340,7 @@ class EventPlan:
             self.columns.get(first.column),
             rows,
             self.problems,
+            texts=self.texts_of(first.column),
         )
         if not rest:
             missing = ~present & valid
@@ -310,6 +358,7 @@ class EventPlan:
             self.columns.get(second.column),
             rows[sub],
             self.problems,
+            texts=self.texts_of(second.column),
         )
         parts: list[bytes | np.ndarray] = [
             _expand(c, np.arange(m), m) if isinstance(c, bytes) else c for c in p.parts
@@ -326,13 +375,22 @@ class EventPlan:
                 rows[missing], f"{first.column}/{second.column}", "missing value (neither given)"
             )
             valid &= ~missing
-        return _Slot(parts, lens), valid
+        return _Slot(parts, lens, packed=False), valid
+
+
+def _parts(elements: list[bytes | np.ndarray | _Slot]) -> list[bytes | np.ndarray]:
+    """A line's parts with its slots opened: what :func:`.lines._line_matrix` lays out."""
+    out: list[bytes | np.ndarray] = []
+    for e in elements:
+        out += e.parts if isinstance(e, _Slot) else [e]
+    return out
 
 
 def _chunk(
-    matrix: np.ndarray, lens: np.ndarray, lead: np.ndarray, limit: int, max_lines: int | None
+    lines: np.ndarray, lens: np.ndarray, lead: np.ndarray, limit: int, max_lines: int | None
 ) -> Iterator[Batch]:
-    """Greedy runs of lines under ``limit`` bytes: a body is its rows' bytes less the NULs."""
+    """Greedy runs of lines under ``limit`` bytes: a body is its lines' bytes (for a line
+    matrix, its rows' bytes less the NULs)."""
     n = len(lens)
     if n == 0:
         return
@@ -344,8 +402,13 @@ def _chunk(
         stop = max(stop, start + 1)  # a single over-long line still goes (the server says 413)
         if max_lines:
             stop = min(stop, start + max_lines)
-        body = matrix[start:stop].tobytes().replace(b"\0", b"")
-        if len(body) != ends[stop - 1] - base:  # pragma: no cover - a NUL in the wire text
+        if lines.ndim == 1:  # the lines end to end already
+            body = lines[base : ends[stop - 1]].tobytes()
+            broken = b"\0" in body  # a padding left uncovered (one memchr: cheap)
+        else:
+            body = lines[start:stop].tobytes().replace(b"\0", b"")
+            broken = len(body) != ends[stop - 1] - base  # a NUL in the wire text
+        if broken:  # pragma: no cover - wire text never holds a NUL
             raise AssertionError("a line holds a NUL byte")
         yield Batch(body, lead[start:stop])
         start = stop
@@ -434,7 +497,7 @@ def _require_columns(
 ) -> None:
     missing = []
     specs = list(kinds.values())
-    present_kinds = [specs[c].name for c in np.unique(row_kind) if c >= 0]
+    present_kinds = [specs[c].name for c in _distinct(row_kind) if c >= 0]
     for name in present_kinds:
         for f in kinds[name].fields:
             if f.required and f.column not in columns:
@@ -452,23 +515,35 @@ def _hash_rows(plan: EventPlan) -> None:
     n = len(df)
     plan.refused = np.zeros(n, dtype=bool)
     plan.lead_of = np.arange(n, dtype=np.int64)
+    # the text columns sent, as UTF-8 bytes once: their lines and their hashes read them
+    texts: dict[Hashable, Utf8] = {}
+    for f in plan._sent_fields():
+        if f.type in _TEXT_TYPES and f.column in plan.names:
+            utf8 = plan.texts_of(f.column)
+            if utf8 is not None:
+                texts[plan.names[f.column]] = utf8
     if not plan.key:
-        plan.event_hashes = content_hashes(df)
+        plan.event_hashes = content_hashes(df, texts)
         return
     for label in plan.key:
         missing = df[label].isna().to_numpy()
         plan.problems.add(np.flatnonzero(missing), str(label), "missing key value")
         plan.refused |= missing
-    plan.event_hashes = key_hashes(df, plan.key)
+    plan.event_hashes = key_hashes(df, plan.key, texts)
 
 
 def _finish(plan: EventPlan) -> None:
     """Each row's nonce bits (from its event's hash and its kind); then, with ``key=``, events
     of one kind sharing a key are all refused: which of them is right is not guessed."""
     seeds = np.array([_seed(plan.site_code, name) for name in plan.kinds], dtype=np.uint64)
-    plan.nonce_bits = nonce_hashes(plan.event_hashes, seeds[np.maximum(plan.row_kind, 0)])
+    kinds = _distinct(plan.row_kind)
+    if len(kinds) == 1:  # one kind (the usual case): one seed for every row
+        seed: np.uint64 | np.ndarray = seeds[max(kinds[0], 0)]
+    else:
+        seed = seeds[np.maximum(plan.row_kind, 0)]
+    plan.nonce_bits = nonce_hashes(plan.event_hashes, seed)
     events = plan.events
-    if not plan.key or len(events) < 2:
+    if not plan.key or len(events) < 2 or _increasing_ints(plan.frame, plan.key):
         return
     # the nonces themselves: equal within a kind exactly when the keys are
     again = repeated(plan.nonce_bits[events])
@@ -481,6 +556,19 @@ def _finish(plan: EventPlan) -> None:
             events[dup], label, "duplicate key: another row of this kind has the same key"
         )
         plan.refused[events[dup]] = True
+
+
+def _increasing_ints(df: pd.DataFrame, key: tuple[Hashable, ...]) -> bool:
+    """One key column of numpy integers, strictly increasing (order ids, the usual export):
+    no two rows share a key, so no sort is needed to find duplicates (an integer's key hash
+    and nonce are one-to-one with it)."""
+    if len(key) != 1:
+        return False
+    column = df[key[0]]
+    if not (isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu"):
+        return False
+    values = column.to_numpy()
+    return bool((values[1:] > values[:-1]).all())
 
 
 def plan_visit_events(
@@ -581,11 +669,18 @@ def _check_attribute_names(cols: dict[str, pd.Series], names: dict[str, Hashable
         seen[f.wire] = label
 
 
+def _distinct(codes: np.ndarray) -> list[int]:
+    """The distinct kind codes of the rows (one pass when every row has one kind)."""
+    if len(codes) and bool((codes == codes[0]).all()):
+        return [int(codes[0])]
+    return [int(c) for c in np.unique(codes)]
+
+
 def _order(df: pd.DataFrame, cols: dict[str, pd.Series], row_kind: np.ndarray) -> np.ndarray:
-    valid = np.flatnonzero(row_kind >= 0)
+    valid = np.flatnonzero(row_kind >= 0).astype(np.int64, copy=False)
     time = cols.get("time")
     if time is None or not pd.api.types.is_datetime64_any_dtype(time.dtype):
-        return valid.astype(np.int64)
+        return valid
     t = time.iloc[valid].to_numpy(dtype="datetime64[ns]")
     order = np.argsort(t, kind="stable")  # NaT sorts last in numpy
     return valid[order].astype(np.int64)
