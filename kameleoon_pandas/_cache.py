@@ -6,6 +6,10 @@ whether or not a bearer token rides along. Entries are keyed by the URL *and* a 
 the client's base URL and credentials, so that two clients with different credentials never
 share an answer, even when they share the file. hishel is imported only when a cache is asked
 for.
+
+The client looks a GET up (:meth:`CachingTransport.lookup`) before its auth flow runs, so an
+answer served from the cache needs no token: a re-run entirely from the cache makes no
+request at all, not even to the token endpoint (issue 11).
 """
 
 from __future__ import annotations
@@ -22,6 +26,32 @@ if TYPE_CHECKING:
     from hishel.httpx import AsyncCacheTransport
 
 __all__ = ["CachingTransport", "credential_scope"]
+
+#: The request extension that makes a GET a lookup only: a miss never reaches the network.
+_LOOKUP_ONLY = "kameleoon_pandas_lookup_only"
+
+
+class _CacheMiss(Exception):
+    """Internal: a lookup-only request found nothing stored (never escapes this module)."""
+
+
+class _LookupGate(httpx.AsyncBaseTransport):
+    """The transport behind hishel: stops lookup-only requests, passes every other one on.
+
+    hishel consults its storage first and calls the next transport only on a miss, so a miss
+    of a lookup-only request ends here, before any connection is made.
+    """
+
+    def __init__(self, next_transport: httpx.AsyncBaseTransport) -> None:
+        self.next_transport = next_transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.extensions.get(_LOOKUP_ONLY):
+            raise _CacheMiss
+        return await self.next_transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.next_transport.aclose()
 
 
 def credential_scope(base_url: str, client_id: str | None, client_secret: str | None) -> str:
@@ -53,14 +83,46 @@ class CachingTransport(httpx.AsyncBaseTransport):
         storage: AsyncSqliteStorage = AsyncSqliteStorage(
             database_path=self.path, default_ttl=self.ttl
         )
-        return AsyncCacheTransport(self._next, storage=storage)
+        return AsyncCacheTransport(_LookupGate(self._next), storage=storage)
+
+    def _keyed(self, request: httpx.Request, **extensions: object) -> None:
+        """Give ``request`` its cache key: the URL and who asks, never a credential."""
+        identity = f"{self._scope} GET {request.url}"
+        key = hashlib.sha256(identity.encode()).hexdigest()
+        request.extensions = {**request.extensions, "caching": {"key": key}, **extensions}
+
+    async def lookup(self, request: httpx.Request) -> httpx.Response | None:
+        """The stored answer to the GET ``request``, read; None on a miss (nothing is sent).
+
+        Parameters
+        ----------
+        request : httpx.Request
+            A GET as the client builds it, before auth (the key ignores the headers).
+
+        Returns
+        -------
+        httpx.Response or None
+            The answer from the cache (counted in ``hits``), or None when nothing fresh is
+            stored; a miss is counted by the request that then goes to the network.
+        """
+        if request.method != "GET":
+            return None
+        self._keyed(request, **{_LOOKUP_ONLY: True})
+        try:
+            response = await self._inner.handle_async_request(request)
+        except _CacheMiss:
+            return None
+        finally:
+            request.extensions = {k: v for k, v in request.extensions.items() if k != _LOOKUP_ONLY}
+        response.request = request
+        await response.aread()
+        self.hits += 1
+        return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "GET":
             return await self._next.handle_async_request(request)
-        identity = f"{self._scope} GET {request.url}"
-        key = hashlib.sha256(identity.encode()).hexdigest()
-        request.extensions = {**request.extensions, "caching": {"key": key}}
+        self._keyed(request)
         response = await self._inner.handle_async_request(request)
         status = response.extensions.get("caching") or {}  # hishel's CacheStatus (a TypedDict)
         if status.get("from_cache"):
