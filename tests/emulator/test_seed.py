@@ -11,6 +11,9 @@ import pytest
 
 from kameleoon_pandas.emulator import DEMO_SITE_CODES, EmulatorState, create_app, seed_state, serve
 
+# One worker: the demo is seeded once (module fixture).
+pytestmark = pytest.mark.xdist_group("demo_seed")
+
 NOW = (time.time_ns() // 1_000_000) - 30 * 60_000  # maps must not have expired by now
 DAY = 86_400_000
 
