@@ -27,6 +27,12 @@ from .schemas import (
 __all__ = ["CountersColumns", "counters_frame", "product_data_frame"]
 
 
+#: The types a JSON decoder gives a counters answer's records and counts: anything else (a
+#: ``Mapping`` built by hand, ``None``, ``1.5``, ``True``) takes the generic path.
+_JSON_OBJECT = frozenset({dict})
+_EXACT_INT = frozenset({int})
+
+
 class CountersColumns:
     """Counter answers gathered as they arrive, then one ``PRODUCT_COUNTERS`` frame.
 
@@ -43,38 +49,68 @@ class CountersColumns:
         self._eans = list(eans)
         self._position = {ean: i for i, ean in enumerate(self._eans)}
         self._site_code = site_code
-        # Per answer: the (ean position * windows + window) of each row, and its counts.
-        self._cells: list[list[int]] = []
-        self._counts: dict[str, list[list[Any]]] = {c: [] for c in COUNTER_FIELDS.values()}
+        self._seen = np.zeros(len(self._eans), dtype=bool)
+        # Per answer: the (ean position * windows + window) of each row, and each column's
+        # counts: an int64 array when all are exact ints (the usual answer), else the values.
+        self._cells: list[np.ndarray] = []
+        self._counts: dict[str, list[np.ndarray | list[Any]]] = {
+            column: [] for column in COUNTER_FIELDS.values()
+        }
 
     def add(self, window: int, answer: Mapping[str, Any]) -> None:
         """The answer of window ``window`` (its index in ``windows``)."""
+        if set(map(type, answer.values())) <= _JSON_OBJECT:
+            rows, columns = self._walk_json(answer)
+        else:
+            rows, columns = self._walk_mappings(answer)
+        self._seen[rows] = True
+        self._cells.append(rows * len(self._bounds) + window)
+        for column, values in columns.items():
+            self._counts[column].append(_exact_ints(values))
+
+    def _walk_json(self, answer: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, list[Any]]]:
+        """Rows and counts of an answer whose records are all dicts, without a Python-level
+        loop per record (``map`` over C functions): about twice as fast as the generic walk."""
+        records = answer.values()
+        rows = np.fromiter(
+            map(self._position.get, answer, itertools.repeat(-1)),
+            dtype=np.int64,
+            count=len(answer),
+        )
+        columns = {
+            column: list(map(dict.get, records, itertools.repeat(wire)))
+            for wire, column in COUNTER_FIELDS.items()
+        }
+        known = rows >= 0
+        if not known.all():  # EANs not asked for: no rows, as in the generic walk
+            keep = known.tolist()
+            rows = rows[known]
+            columns = {c: list(itertools.compress(v, keep)) for c, v in columns.items()}
+        return rows, columns
+
+    def _walk_mappings(self, answer: Mapping[str, Any]) -> tuple[np.ndarray, dict[str, list[Any]]]:
+        """Rows and counts of any answer: records that are not mappings are skipped."""
         position = self._position
-        width = len(self._bounds)
         pairs = [
             (position[ean], record)
             for ean, record in answer.items()
             if isinstance(record, Mapping) and ean in position
         ]
-        self._cells.append([i * width + window for i, _ in pairs])
-        for wire, column in COUNTER_FIELDS.items():
-            self._counts[column].append([record.get(wire) for _, record in pairs])
+        rows = np.fromiter((i for i, _ in pairs), dtype=np.int64, count=len(pairs))
+        columns = {
+            column: [record.get(wire) for _, record in pairs]
+            for wire, column in COUNTER_FIELDS.items()
+        }
+        return rows, columns
 
     def missing(self) -> list[str]:
         """The EANs no answer mentioned, in input order."""
-        width = len(self._bounds)
-        seen = np.zeros(len(self._eans), dtype=bool)
-        for cells in self._cells:
-            seen[np.asarray(cells, dtype=np.intp) // max(width, 1)] = True
-        return [ean for ean, known in zip(self._eans, seen.tolist(), strict=True) if not known]
+        seen = self._seen.tolist()
+        return [ean for ean, known in zip(self._eans, seen, strict=True) if not known]
 
     def frame(self) -> pd.DataFrame:
         """The frame of every answer added (an empty typed frame when none had a row)."""
-        cells = np.fromiter(
-            itertools.chain.from_iterable(self._cells),
-            dtype=np.int64,
-            count=sum(map(len, self._cells)),
-        )
+        cells = np.concatenate(self._cells) if self._cells else np.zeros(0, dtype=np.int64)
         n = len(cells)
         if n == 0:
             return empty_frame(PRODUCT_COUNTERS)
@@ -90,22 +126,36 @@ class CountersColumns:
             "window_end": ms_to_time(self._bounds[window_index, 1]),
         }
         for column, parts in self._counts.items():
-            values = list(itertools.chain.from_iterable(parts))
-            columns[column] = _counts(values, order)
+            columns[column] = _counts(parts, order)
         return pd.DataFrame(columns)
 
 
-def _counts(values: list[Any], order: np.ndarray) -> Any:
-    """``values`` (taken in ``order``) as ``Int64``: straight to int64 when every one is an int
-    (the usual answer), through the generic cast when some are missing or odd."""
+def _exact_ints(values: list[Any]) -> np.ndarray | list[Any]:
+    """``values`` as int64 when every one is an ``int`` that fits, else ``values`` unchanged.
+
+    The type test comes first: ``np.fromiter`` would also take ``1.5`` or ``True``.
+    """
+    if not set(map(type, values)) <= _EXACT_INT:
+        return values
     try:
-        ints = np.fromiter(values, dtype=np.int64, count=len(values))
-    except (TypeError, ValueError, OverflowError):
-        return to_dtype(object_array(values)[order], INT)
-    exact = all(type(v) is int for v in values)  # 1.5 or True would pass fromiter
-    if not exact:
-        return to_dtype(object_array(values)[order], INT)
-    return pd.arrays.IntegerArray(ints[order], np.zeros(len(order), dtype=bool))
+        return np.fromiter(values, dtype=np.int64, count=len(values))
+    except OverflowError:
+        return values
+
+
+def _counts(parts: Sequence[np.ndarray | list[Any]], order: np.ndarray) -> Any:
+    """The parts of one column (taken in ``order``) as ``Int64``: straight from int64 when every
+    part is (the usual answer), through the generic cast when some are missing or odd."""
+    if all(isinstance(part, np.ndarray) for part in parts):
+        ints = np.concatenate(parts)[order]
+        return pd.arrays.IntegerArray(ints, np.zeros(len(order), dtype=bool))
+    values = np.concatenate(
+        [
+            part.astype(object) if isinstance(part, np.ndarray) else object_array(part)
+            for part in parts
+        ]
+    )
+    return to_dtype(values[order], INT)
 
 
 def counters_frame(

@@ -11,14 +11,16 @@ import pytest
 
 from kameleoon_pandas.emulator import DEMO_SITE_CODES, EmulatorState, create_app, seed_state, serve
 
-# One worker: the demo is seeded once (module fixture).
+# One worker: the demo is seeded once.
 pytestmark = pytest.mark.xdist_group("demo_seed")
 
 NOW = (time.time_ns() // 1_000_000) - 30 * 60_000  # maps must not have expired by now
 DAY = 86_400_000
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist may interleave other modules' tests on this worker, and a module
+# fixture would be made again after each of them.
+@pytest.fixture(scope="session")
 def demo() -> Iterator[EmulatorState]:
     state = EmulatorState(":memory:")
     assert seed_state(state, "demo", random_seed=0, now_ms=NOW) == DEMO_SITE_CODES

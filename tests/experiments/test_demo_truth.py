@@ -28,7 +28,7 @@ from kameleoon_pandas.emulator import (
 )
 from kameleoon_pandas.emulator import seed as demo_seed
 
-# One worker: the 40 data sets are made once (module fixture).
+# One worker: the 40 data sets are made once.
 pytestmark = pytest.mark.xdist_group("demo_truth")
 
 SEEDS = 20  # 40 data sets per experiment: about 10 s
@@ -79,7 +79,9 @@ def _variation_row(results: pd.DataFrame, experiment) -> pd.Series:
     return rows.iloc[0]
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist may interleave other modules' tests on this worker, and a module
+# fixture would be made again after each of them.
+@pytest.fixture(scope="session")
 def read_outs() -> dict[str, list[pd.Series]]:
     """Per metric and experiment, variation 2's row of each data set's read-out.
 
