@@ -200,7 +200,15 @@ def test_the_access_log_names_method_path_status_and_time(
     http.get("/nowhere")
     emu.options.fault_rate, emu.options.faults = 1.0, ("500",)
     http.get("/map/map", params={"siteCode": site, "key": "k"})
-    lines = [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
+
+    def logged() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == ACCESS_LOGGER]
+
+    # A request is logged once its answer has gone out: the last line may trail the answer.
+    deadline = time.monotonic() + 5
+    while len(logged()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lines = logged()
     assert len(lines) == 4, lines
     pattern = r"(GET|POST) /[a-z/]+ \d{3} \d+\.\d ms( \(.+\))?"
     assert all(re.fullmatch(pattern, text) for text in lines), lines
