@@ -8,7 +8,8 @@ the same way for every verb:
   encoded rows into jobs whose bodies stay under the contract's size limits, lazily, so a frame
   is encoded slice by slice while earlier bodies are in flight;
 - :func:`send_all` posts the jobs concurrently on the client's event loop (at most
-  ``max_inflight`` at a time; the client adds its retries, concurrency cap and rate limit),
+  ``max_inflight`` at a time and :data:`MAX_INFLIGHT_BYTES` of bodies; the client adds its
+  retries, concurrency cap and rate limit),
   halves a job the server refuses as too large (413) and sends both halves, and records the rows
   of a request that still fails after the client's retries instead of raising;
 - :func:`run_push` drives one push (or a dry run, which only iterates the jobs) under one
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from .client import Client
 
 __all__ = [
+    "MAX_INFLIGHT_BYTES",
     "MAX_MAP_KEYS",
     "Job",
     "Stats",
@@ -50,6 +52,12 @@ __all__ = [
 
 #: [chosen] Keys per ``POST /map/maps``, besides the 1 MB body limit.
 MAX_MAP_KEYS = 1_000
+
+#: [chosen] Body bytes in flight at once (4 full event bodies). A server ingests bodies about
+#: as fast one after another as all at once, so more in flight only queues them there: 16 full
+#: bodies on one slow writer kept the last ones waiting past the read timeout, and their rows
+#: were reported failed although the server stored them. One job is always let through.
+MAX_INFLIGHT_BYTES = 4 * encode.EVENT_BODY_LIMIT
 
 
 # --------------------------------------------------------------------------- jobs
@@ -150,12 +158,16 @@ async def send_all(
     post: Callable[[Any], Awaitable[None]],
     *,
     max_inflight: int,
+    max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
     sent: list[np.ndarray],
     failed: list[tuple[np.ndarray, str]],
     stats: Stats,
     bar: tqdm,
 ) -> None:
     """Post every job, at most ``max_inflight`` at a time; encoding the next ones meanwhile.
+
+    Bodies in flight also stay under ``max_inflight_bytes`` together (a job larger than that
+    goes alone). 413 halves ride on their parent's share.
 
     The rows of each accepted job go to ``sent``; those of a job that fails after the client's
     retries (or is too large even alone) go to ``failed`` with the reason. Only errors that are
@@ -182,17 +194,22 @@ async def send_all(
         sent.append(job.rows)
         bar.update(len(job.rows))
 
-    pending: set[asyncio.Task[None]] = set()
+    pending: dict[asyncio.Task[None], int] = {}
     try:
         for job in jobs:  # each step may encode a slice: cheap, and it bounds memory
-            while len(pending) >= max_inflight:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            while pending and (
+                len(pending) >= max_inflight
+                or sum(pending.values()) + job.size > max_inflight_bytes
+            ):
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
+                    del pending[task]
                     task.result()  # send() reports API errors itself: anything else is a bug
-            pending.add(asyncio.create_task(send(job)))
+            pending[asyncio.create_task(send(job))] = job.size
             await asyncio.sleep(0)  # let finished responses be handled between slices
         if pending:
-            done, pending = await asyncio.wait(pending)
+            done, _ = await asyncio.wait(pending)
+            pending.clear()
             for task in done:
                 task.result()
     finally:
