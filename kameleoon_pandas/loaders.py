@@ -35,6 +35,7 @@ from .client import (
     MAX_KEYS_PER_CALL,
     AsyncClient,
     Client,
+    chunks,
     gather_all,
     on_request,
     resolve_client,
@@ -44,8 +45,8 @@ from .client import (
 )
 from .frames.backends import Backend, DtypeBackend, Frame, check_backend, to_backend
 from .frames.feeds import FeedColumns
-from .frames.maps import maps_frame
-from .frames.products import CountersColumns, product_data_frame
+from .frames.maps import RecordColumns, maps_columns
+from .frames.products import CountersColumns, product_data_columns
 from .frames.schemas import (
     FEED_NESTED,
     MAP_KEYS,
@@ -344,13 +345,26 @@ def read_product_counters(
     return to_backend(columns.frame(), backend=backend, dtype_backend=dtype_backend)
 
 
-def _fetch_by_keys(
-    client: Client, method: str, keys: list[str], site: str, desc: str, progress: bool | None
-) -> dict:
-    """Run a keyed raw method (split into calls of at most 100 keys) under one progress bar."""
+def _load_records(
+    client: Client,
+    method: str,
+    columns: RecordColumns,
+    keys: list[str],
+    site: str,
+    desc: str,
+    progress: bool | None,
+) -> RecordColumns:
+    """Run a keyed raw method, one call per 100 keys, under one progress bar; each answer goes
+    into ``columns`` as it arrives (on the loop, while the other calls are in flight)."""
 
-    async def work(core: AsyncClient) -> dict:
-        return await getattr(core, method)(keys, site_code=site)
+    async def work(core: AsyncClient) -> RecordColumns:
+        fetch = getattr(core, method)
+
+        async def one(chunk: list[str]) -> None:
+            columns.add(await fetch(chunk, site_code=site))
+
+        await gather_all(one(chunk) for chunk in chunks(keys))
+        return columns
 
     total = math.ceil(len(keys) / MAX_KEYS_PER_CALL)
     return _run_with_bar(client, work, total=total, desc=desc, progress=progress)
@@ -423,12 +437,10 @@ def read_product_data(
     check_backend(backend, dtype_backend)
     client = resolve_client(client)
     site = client.settings.site_code_for(site_code)
-    missing: list[str] = []
+    columns = product_data_columns(eans=keys, site_code=site)
     if keys:
-        answer = _fetch_by_keys(client, "get_product_data", keys, site, "product data", progress)
-        frame, missing = product_data_frame(answer, eans=keys, site_code=site)
-    else:
-        frame, _ = product_data_frame({}, eans=[], site_code=site)
+        _load_records(client, "get_product_data", columns, keys, site, "product data", progress)
+    frame, missing = columns.frame()
     _warn_missing(missing, len(keys), "EANs")
     return to_backend(frame, backend=backend, dtype_backend=dtype_backend, nested=PRODUCT_NESTED)
 
@@ -499,8 +511,9 @@ def read_maps(
     if not wanted:
         return to_backend(empty_frame(MAP_KEYS), backend=backend, dtype_backend=dtype_backend)
 
-    answer = _fetch_by_keys(client, "get_maps", wanted, site, "maps", progress)
-    frame, missing = maps_frame(answer, keys=wanted, site_code=site)
+    columns = maps_columns(keys=wanted, site_code=site)
+    _load_records(client, "get_maps", columns, wanted, site, "maps", progress)
+    frame, missing = columns.frame()
     _warn_missing(missing, len(wanted), "keys")
     # Map fields are open: every nested field is JSON.
     return to_backend(frame, backend=backend, dtype_backend=dtype_backend)
@@ -617,7 +630,12 @@ def read_visitor_feeds(
             )
             columns.add(index, answer)  # on the loop, while the other visitors are in flight
 
-        await gather_all(visitor(index, code) for index, code in enumerate(codes))
+        # One request per visitor: a bounded pool of workers, not one task per visitor (the
+        # client's own cap still decides how many are in flight; the rest wait in retries).
+        await gather_all(
+            (visitor(index, code) for index, code in enumerate(codes)),
+            limit=4 * core.settings.max_concurrency,
+        )
         return columns
 
     columns = _run_with_bar(client, work, total=len(codes), desc="visitor feeds", progress=progress)

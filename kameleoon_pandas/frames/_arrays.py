@@ -26,7 +26,7 @@ def object_array(values: Sequence[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def scatter(n: int, rows: Sequence[int], values: Sequence[Any]) -> np.ndarray:
+def scatter(n: int, rows: Sequence[int] | np.ndarray, values: Sequence[Any]) -> np.ndarray:
     """An object array of length ``n``, ``None`` except ``values`` at positions ``rows``."""
     out = np.full(n, None, dtype=object)
     if len(rows):

@@ -9,12 +9,133 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._arrays import infer_dtype, scatter, to_dtype
 from .schemas import MAP_KEYS, STR, Schema, empty_frame
 
-__all__ = ["maps_frame", "records_frame"]
+__all__ = ["RecordColumns", "maps_columns", "maps_frame", "records_frame"]
+
+
+class RecordColumns:
+    """``{key: record}`` answers gathered as they arrive, then one row per key with a record.
+
+    :meth:`add` walks each answer's records once (per field: the entries holding it, their
+    values), so a loader can call it as each answer arrives while others are in flight;
+    :meth:`frame` then places and casts whole columns. The frame is that of one merged answer:
+    rows in ``keys`` order, a key answered twice takes its last answer, and fields come in the
+    order first seen along the rows.
+
+    ``known`` maps wire field names to (column, dtype): those columns are always present, in that
+    order. Other fields follow, named by ``rename(field)`` (default: unchanged), dtype inferred.
+    """
+
+    def __init__(
+        self,
+        *,
+        keys: Sequence[str],
+        key_column: str,
+        leading: Schema,
+        site_code: str,
+        known: Mapping[str, tuple[str, str]] | None = None,
+        rename: Any = None,
+    ) -> None:
+        self._keys = list(keys)
+        self._position = {key: i for i, key in enumerate(self._keys)}
+        self._key_column = key_column
+        self._leading = leading
+        self._site_code = site_code
+        self._known = dict(known or {})
+        self._rename = rename
+        # One entry per (key, answer): the key's position, and whether its record is a mapping.
+        self._entry_keys: list[int] = []
+        self._entry_ok: list[bool] = []
+        # Per field: the entries holding a value for it, the values, and the field's place in
+        # its record (to order fields first seen within one row as the record orders them).
+        self._rows: dict[str, list[int]] = {}
+        self._values: dict[str, list[Any]] = {}
+        self._places: dict[str, list[int]] = {}
+
+    def add(self, answer: Mapping[str, Any]) -> None:
+        """One answer, ``{key: record}``; keys not asked for are ignored."""
+        position = self._position
+        rows, values, places = self._rows, self._values, self._places
+        for key, record in answer.items():
+            at = position.get(key)
+            if at is None:
+                continue
+            entry = len(self._entry_keys)
+            self._entry_keys.append(at)
+            ok = isinstance(record, Mapping)
+            self._entry_ok.append(ok)
+            if not ok:
+                continue
+            for place, (field, value) in enumerate(record.items()):
+                if value is not None:
+                    rows.setdefault(field, []).append(entry)
+                    values.setdefault(field, []).append(value)
+                    places.setdefault(field, []).append(place)
+
+    def frame(self) -> tuple[pd.DataFrame, list[str]]:
+        """One row per key with a record (in ``keys`` order), and the keys left out."""
+        entry_keys = np.asarray(self._entry_keys, dtype=np.intp)
+        # A key's last entry wins, as in a dict merge of the answers in the order added.
+        last = np.full(len(self._keys), -1, dtype=np.intp)
+        last[entry_keys] = np.arange(len(entry_keys), dtype=np.intp)
+        ok = np.asarray(self._entry_ok, dtype=bool)
+        has_record = np.zeros(len(self._keys), dtype=bool)
+        answered = last >= 0
+        has_record[answered] = ok[last[answered]]
+        present = np.flatnonzero(has_record)
+        n = len(present)
+        # The row of each entry: its key's rank among the keys with a record, if it won.
+        row_of_entry = np.full(len(entry_keys), -1, dtype=np.intp)
+        row_of_entry[last[present]] = np.arange(n, dtype=np.intp)
+
+        fields: dict[str, tuple[np.ndarray, list[Any]]] = {}
+        firsts: list[tuple[int, int, str]] = []
+        for field, entries in self._rows.items():
+            rows = row_of_entry[np.asarray(entries, dtype=np.intp)]
+            keep = rows >= 0
+            if not keep.any():
+                continue
+            values = self._values[field]
+            if not keep.all():
+                values = [v for v, k in zip(values, keep.tolist(), strict=True) if k]
+                place = np.asarray(self._places[field], dtype=np.intp)[keep]
+                rows = rows[keep]
+            else:
+                place = np.asarray(self._places[field], dtype=np.intp)
+            first = int(np.argmin(rows))
+            firsts.append((int(rows[first]), int(place[first]), field))
+            fields[field] = (rows, values)
+        order = [field for _, _, field in sorted(firsts)]
+
+        keys = self._keys
+        keys_present = [keys[i] for i in present.tolist()]
+        missing = [keys[i] for i in np.flatnonzero(~has_record).tolist()]
+        known, rename = self._known, self._rename
+        columns: dict[str, Any] = {
+            "site_code": pd.array([self._site_code] * n, dtype=STR),
+            self._key_column: pd.array(keys_present, dtype=STR),
+        }
+        nothing: tuple[np.ndarray, list[Any]] = (np.empty(0, dtype=np.intp), [])
+        for field, (column, dtype) in known.items():
+            columns[column] = to_dtype(scatter(n, *fields.get(field, nothing)), dtype)
+        for field in order:
+            if field in known:
+                continue
+            column = rename(field) if rename else field
+            if column in columns:  # a clash with a declared or earlier column: keep the wire name
+                column = field
+            while column in columns:  # ...and if that is taken too, underscores until it is free
+                column += "_"
+            raw = scatter(n, *fields[field])
+            columns[column] = to_dtype(raw, infer_dtype(raw))
+        if n == 0:
+            return empty_frame(self._leading, dict(known.values())), missing
+        return pd.DataFrame(columns), missing
 
 
 def records_frame(
@@ -29,46 +150,29 @@ def records_frame(
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per key present in ``answer`` (in ``keys`` order) and the keys left out.
 
-    ``known`` maps wire field names to (column, dtype): those columns are always present, in that
-    order. Other fields follow, named by ``rename(field)`` (default: unchanged), dtype inferred.
+    See :class:`RecordColumns` (this is one answer added, then its frame).
     """
-    known = known or {}
-    present = [key for key in keys if isinstance(answer.get(key), Mapping)]
-    missing = [key for key in keys if not isinstance(answer.get(key), Mapping)]
+    columns = RecordColumns(
+        keys=keys,
+        key_column=key_column,
+        leading=leading,
+        site_code=site_code,
+        known=known,
+        rename=rename,
+    )
+    columns.add(answer)
+    return columns.frame()
 
-    # The one pass over records: per field, the rows that have it and their values.
-    rows: dict[str, list[int]] = {}
-    values: dict[str, list[Any]] = {}
-    for index, key in enumerate(present):
-        for field, value in answer[key].items():
-            if value is not None:
-                rows.setdefault(field, []).append(index)
-                values.setdefault(field, []).append(value)
 
-    n = len(present)
-    columns: dict[str, Any] = {
-        "site_code": pd.array([site_code] * n, dtype=STR),
-        key_column: pd.array(present, dtype=STR),
-    }
-    for field, (column, dtype) in known.items():
-        columns[column] = to_dtype(scatter(n, rows.get(field, ()), values.get(field, ())), dtype)
-    for field in rows:
-        if field in known:
-            continue
-        column = rename(field) if rename else field
-        if column in columns:  # a clash with a declared or earlier column: keep the wire name
-            column = field
-        while column in columns:  # ...and if that is taken too, underscores until it is free
-            column += "_"
-        raw = scatter(n, rows[field], values[field])
-        columns[column] = to_dtype(raw, infer_dtype(raw))
-    if n == 0:
-        return empty_frame(leading, dict(known.values())), missing
-    return pd.DataFrame(columns), missing
+def maps_columns(*, keys: Sequence[str], site_code: str) -> RecordColumns:
+    """The :class:`RecordColumns` of map answers: ``site_code, key``, then the fields."""
+    return RecordColumns(keys=keys, key_column="key", leading=MAP_KEYS, site_code=site_code)
 
 
 def maps_frame(
     answer: Mapping[str, Any], *, keys: Sequence[str], site_code: str
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per known key: ``site_code, key``, then one column per field (first seen order)."""
-    return records_frame(answer, keys=keys, key_column="key", leading=MAP_KEYS, site_code=site_code)
+    columns = maps_columns(keys=keys, site_code=site_code)
+    columns.add(answer)
+    return columns.frame()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._arrays import ms_to_time, object_array, snake_case, to_dtype
-from .maps import records_frame
+from .maps import RecordColumns
 from .schemas import (
     COUNTER_FIELDS,
     INT,
@@ -24,7 +24,7 @@ from .schemas import (
     empty_frame,
 )
 
-__all__ = ["CountersColumns", "counters_frame", "product_data_frame"]
+__all__ = ["CountersColumns", "counters_frame", "product_data_columns", "product_data_frame"]
 
 
 #: The types a JSON decoder gives a counters answer's records and counts: anything else (a
@@ -175,13 +175,11 @@ def counters_frame(
     return columns.frame(), columns.missing()
 
 
-def product_data_frame(
-    answer: Mapping[str, Any], *, eans: Sequence[str], site_code: str
-) -> tuple[pd.DataFrame, list[str]]:
-    """One row per known EAN: ``site_code, ean``, every declared attribute, then the others
-    (snake_cased, dtype inferred). Nested values (``categories``) stay Python objects."""
-    return records_frame(
-        answer,
+def product_data_columns(*, eans: Sequence[str], site_code: str) -> RecordColumns:
+    """The :class:`~kameleoon_pandas.frames.maps.RecordColumns` of product data answers:
+    ``site_code, ean``, every declared attribute, then the others (snake_cased, dtype
+    inferred). Nested values (``categories``) stay Python objects."""
+    return RecordColumns(
         keys=eans,
         key_column="ean",
         leading=PRODUCT_DATA_KEYS,
@@ -189,3 +187,12 @@ def product_data_frame(
         known=PRODUCT_ATTRIBUTES,
         rename=snake_case,
     )
+
+
+def product_data_frame(
+    answer: Mapping[str, Any], *, eans: Sequence[str], site_code: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per known EAN (see :func:`product_data_columns`) and the EANs left out."""
+    columns = product_data_columns(eans=eans, site_code=site_code)
+    columns.add(answer)
+    return columns.frame()
