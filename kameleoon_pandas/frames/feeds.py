@@ -34,10 +34,11 @@ def _visits(answer: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
 class FeedColumns:
     """Visitor feed answers gathered as they arrive, then the one long ``VISITOR_FEED`` frame.
 
-    :meth:`add` files each visit's events by kind (cheap: no per-event work), so a loader can
-    call it as each answer arrives; :meth:`frame` then reads every kind's events column by
-    column (one comprehension per field over all visitors' events, not a loop per row), casts
-    each column once and orders the rows.
+    :meth:`add` reads each answer's events into per-kind columns of plain values right away (a
+    few comprehensions per visit), so a loader calling it as each answer arrives does that work
+    while the other visitors are in flight, and the answers' JSON objects are freed at once
+    instead of piling up for the garbage collector to scan; :meth:`frame` then casts each column
+    once and orders the rows.
     """
 
     def __init__(
@@ -52,10 +53,9 @@ class FeedColumns:
         self._site_code = site_code
         self._wanted = list(kinds) if kinds is not None else list(FEED_KINDS)
         self._by = by
-        # Per kind, per visit holding such events: (key index, visit number, visitor code,
-        # visit start, visit last event, the events).
-        self._visits: dict[str, list[tuple[int, int, Any, Any, Any, Sequence[Any]]]] = {
-            kind: [] for kind in self._wanted
+        # Per kind, per column: the values of its events so far (lists of plain values).
+        self._columns: dict[str, dict[str, list[Any]]] = {
+            kind: {name: [] for name in _kind_columns(kind)} for kind in self._wanted
         }
 
     def add(self, index: int, answer: Mapping[str, Any]) -> None:
@@ -72,12 +72,26 @@ class FeedColumns:
                     continue
                 if isinstance(events, Mapping):  # staticDataEvent: one object per visit
                     events = [events]
-                self._visits[kind].append((index, number, code, t_start, t_last, events))
+                n = len(events)
+                columns = self._columns[kind]
+                columns["owner"] += [index] * n
+                columns["visit"] += [number] * n
+                columns["visitor_code"] += [code] * n
+                columns["visit_started"] += [t_start] * n
+                columns["visit_last_event"] += [t_last] * n
+                columns["time"] += [event.get("time") for event in events]
+                datas = [event.get("data") or {} for event in events]
+                for wire, name in FEED_FIELDS[kind].items():
+                    columns[name] += [data.get(wire) for data in datas]
+                if kind == "custom_data":  # exploded into value/count rows by frame()
+                    columns["pairs"] += [
+                        list((data.get("valuesCountMap") or {}).items()) for data in datas
+                    ]
 
     def frame(self) -> pd.DataFrame:
         """The long frame: visitors in input order, then visit, then time (stable)."""
         extra = {"mapping_value": STR} if self._by == "mapping_value" else None
-        parts = [self._kind_rows(kind) for kind in self._wanted if self._visits[kind]]
+        parts = [self._kind_rows(kind) for kind in self._wanted if self._columns[kind]["owner"]]
         n = sum(len(part["kind"]) for part in parts)
         if n == 0:
             return empty_frame(VISITOR_FEED, extra)
@@ -122,22 +136,17 @@ class FeedColumns:
     def _kind_rows(self, kind: str) -> dict[str, np.ndarray]:
         """The rows of one kind, column by column: ``owner``, ``visit``, ``kind`` (its index in
         the asked kinds) as int arrays, the other columns as object arrays."""
-        visits = self._visits[kind]
-        lengths = np.fromiter((len(v[5]) for v in visits), dtype=np.intp, count=len(visits))
-        events = [event for v in visits for event in v[5]]
-        datas = [event.get("data") or {} for event in events]
+        gathered = self._columns[kind]
+        count = len(gathered["owner"])
         rows: dict[str, np.ndarray] = {
-            "owner": np.repeat(np.fromiter((v[0] for v in visits), np.intp, len(visits)), lengths),
-            "visit": np.repeat(np.fromiter((v[1] for v in visits), np.int64, len(visits)), lengths),
-            "visitor_code": np.repeat(object_array([v[2] for v in visits]), lengths),
-            "visit_started": np.repeat(object_array([v[3] for v in visits]), lengths),
-            "visit_last_event": np.repeat(object_array([v[4] for v in visits]), lengths),
-            "time": object_array([event.get("time") for event in events]),
+            "owner": np.fromiter(gathered["owner"], np.intp, count),
+            "visit": np.fromiter(gathered["visit"], np.int64, count),
         }
-        for wire, name in FEED_FIELDS[kind].items():
-            rows[name] = object_array([data.get(wire) for data in datas])
+        for name, values in gathered.items():
+            if name not in rows and name != "pairs":
+                rows[name] = object_array(values)
         if kind == "custom_data":  # one row per value of valuesCountMap (one row if none)
-            pairs = [list((data.get("valuesCountMap") or {}).items()) for data in datas]
+            pairs = gathered["pairs"]
             repeats = np.fromiter((len(p) or 1 for p in pairs), dtype=np.intp, count=len(pairs))
             rows = {name: np.repeat(values, repeats) for name, values in rows.items()}
             flat = [pair for p in pairs for pair in (p or [(None, None)])]
@@ -147,6 +156,15 @@ class FeedColumns:
             rows["count"] = counts
         rows["kind"] = np.full(len(rows["time"]), self._wanted.index(kind), dtype=np.intp)
         return rows
+
+
+def _kind_columns(kind: str) -> list[str]:
+    """The columns :meth:`FeedColumns.add` gathers for one kind."""
+    names = ["owner", "visit", "visitor_code", "visit_started", "visit_last_event", "time"]
+    names += FEED_FIELDS[kind].values()
+    if kind == "custom_data":
+        names.append("pairs")
+    return names
 
 
 def feed_frame(
