@@ -357,7 +357,7 @@ def _urlencode(params: Mapping[str, str]) -> str:
     return "&".join(f"{_quote_plus(key)}={_quote_plus(value)}" for key, value in params.items())
 
 
-def _json_array(keys: list[str]) -> str:
+def json_array(keys: list[str]) -> str:
     return jsonlib.dumps(keys, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -1160,15 +1160,16 @@ class AsyncClient:
         site = self._site(site_code)
 
         async def fetch(chunk: list[str]) -> Any:
-            params = {
-                "siteCode": site,
-                "eans": _json_array(chunk),
-                "timeBegin": str(begin),
-                "timeEnd": str(end),
-            }
-            return await self._get_json("/product/productCounters", params)
+            return await self._counters_call(json_array(chunk), begin, end, site)
 
         return await self._chunked(keys, fetch)
+
+    async def _counters_call(self, eans_json: str, begin: int, end: int, site: str) -> Any:
+        """One ``GET /product/productCounters`` of checked arguments (at most 100 EANs, as a
+        JSON array): the raw answer. ``read_product_counters`` calls it once per window and
+        block, having checked the EANs and encoded the blocks once for all windows."""
+        params = {"siteCode": site, "eans": eans_json, "timeBegin": str(begin), "timeEnd": str(end)}
+        return await self._get_json("/product/productCounters", params)
 
     async def get_product_data(self, eans: Iterable[str], *, site_code: str | None = None) -> dict:
         """``GET /product/productData``: the stored attributes of each product.
@@ -1189,7 +1190,7 @@ class AsyncClient:
         site = self._site(site_code)
 
         async def fetch(chunk: list[str]) -> Any:
-            params = {"siteCode": site, "eans": _json_array(chunk), "all": "true"}
+            params = {"siteCode": site, "eans": json_array(chunk), "all": "true"}
             return await self._get_json("/product/productData", params)
 
         return await self._chunked(keys, fetch)
@@ -1232,7 +1233,7 @@ class AsyncClient:
         site = self._site(site_code)
 
         async def fetch(chunk: list[str]) -> Any:
-            return await self._get_json("/map/maps", {"siteCode": site, "keys": _json_array(chunk)})
+            return await self._get_json("/map/maps", {"siteCode": site, "keys": json_array(chunk)})
 
         return await self._chunked(wanted, fetch)
 

@@ -37,6 +37,7 @@ from .client import (
     Client,
     chunks,
     gather_all,
+    json_array,
     on_request,
     resolve_client,
     validate_keys,
@@ -330,13 +331,21 @@ def read_product_counters(
     async def work(core: AsyncClient) -> CountersColumns:
         columns = CountersColumns(windows=windows, eans=keys, site_code=site)
 
-        async def window(w: int, begin: int, finish: int) -> None:
-            answer = await core.get_product_counters(
-                keys, time_begin=begin, time_end=finish, site_code=site
-            )
-            columns.add(w, answer)  # on the loop, while the other windows are in flight
+        # The EANs are checked and each block's JSON array built once, not once per window;
+        # each answer goes into the columns as it arrives (a later answer for the same EAN
+        # and window wins, as in a merge).
+        blocks = [json_array(chunk) for chunk in chunks(keys)]
 
-        await gather_all(window(w, b, e) for w, (b, e) in enumerate(windows))
+        async def call(w: int, begin: int, finish: int, block: str) -> None:
+            answer = await core._counters_call(block, begin, finish, site)
+            if isinstance(answer, dict):
+                columns.add(w, answer)  # on the loop, while the other calls are in flight
+
+        await gather_all(
+            call(w, begin, finish, block)
+            for w, (begin, finish) in enumerate(windows)
+            for block in blocks
+        )
         return columns
 
     total = len(windows) * math.ceil(len(keys) / MAX_KEYS_PER_CALL)
