@@ -7,6 +7,7 @@ to run a notebook headless against a Data API and turn it into a self-contained 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -14,7 +15,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -229,6 +230,69 @@ def execute_notebook(
     the notebook's folder; ``on_cell(done, total)`` is called after each code cell. A failing
     cell raises ``nbclient.exceptions.CellExecutionError`` naming the cell and the error.
     """
+    with _notebook_client(
+        notebook, env=env, parameters=parameters, cwd=cwd, timeout=timeout, on_cell=on_cell
+    ) as (client, nb, kernel_env):
+        # cleanup_kc: with a manager passed in, nbclient would otherwise leave the kernel running
+        # (and its sockets open) until this process exits.
+        client.execute(env=kernel_env, cleanup_kc=True)
+    return nb
+
+
+def _execute_together(
+    notebooks: Sequence[Path], *, env: Mapping[str, str], on_cell: Callable[[int, int], None]
+) -> list[Any]:
+    """Execute ``notebooks`` at the same time, each in its own kernel; the executed ones, in order.
+
+    Each kernel spends much of its time waiting for the Data API, so running them side by side
+    takes little longer than the slowest alone. ``on_cell(done, total)`` counts the code cells
+    of all of them. The first failure is raised once every kernel has stopped.
+    """
+    from nbclient.util import run_sync
+
+    done, total = 0, 0
+
+    def _cell(_done: int, _total: int) -> None:  # one notebook's count: the sum is wanted
+        nonlocal done
+        done += 1  # the callbacks all run on the one event loop: no lock needed
+        on_cell(done, total)
+
+    async def _run() -> list[Any]:
+        nonlocal total
+        with contextlib.ExitStack() as stack:
+            started = [
+                stack.enter_context(_notebook_client(path, env=env, on_cell=_cell))
+                for path in notebooks
+            ]
+            total = sum(_code_cells(nb) for _, nb, _ in started)
+            outcomes = await asyncio.gather(
+                *(client.async_execute(env=e, cleanup_kc=True) for client, _, e in started),
+                return_exceptions=True,  # let every kernel finish (and stop) before raising
+            )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [nb for _, nb, _ in started]
+
+    executed: list[Any] = run_sync(_run)()
+    return executed
+
+
+def _code_cells(nb: Any) -> int:
+    return sum(1 for cell in nb.cells if cell.cell_type == "code")
+
+
+@contextlib.contextmanager
+def _notebook_client(
+    notebook: str | Path | Any,
+    *,
+    env: Mapping[str, str] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 120.0,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[Any, Any, dict[str, str]]]:
+    """A ``NotebookClient`` ready to execute ``notebook``, the notebook, and the kernel's env."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -240,7 +304,7 @@ def execute_notebook(
         nb = notebook
     if parameters:
         _inject_parameters(nb, parameters)
-    total = sum(1 for cell in nb.cells if cell.cell_type == "code")
+    total = _code_cells(nb)
     done = 0
 
     def _cell_done(**_: Any) -> None:
@@ -256,18 +320,21 @@ def execute_notebook(
     # Executed headless: no widget would draw a bar, it would be saved as a frozen "0%|" line.
     kernel_env.setdefault("KAMELEOON_PROGRESS", "0")
     with _kernel_manager() as km:
-        client = NotebookClient(
+        yield (
+            NotebookClient(
+                nb,
+                km=km,
+                timeout=timeout,
+                startup_timeout=60,
+                resources={"metadata": {"path": str(cwd or Path.cwd())}},
+                on_cell_executed=_cell_done,
+                # Once the last cell is done the kernel has nothing left to do: stopping it at
+                # once saves the half second a graceful shutdown waits for it to exit.
+                shutdown_kernel="immediate",
+            ),
             nb,
-            km=km,
-            timeout=timeout,
-            startup_timeout=60,
-            resources={"metadata": {"path": str(cwd or Path.cwd())}},
-            on_cell_executed=_cell_done,
+            kernel_env,
         )
-        # cleanup_kc: with a manager passed in, nbclient would otherwise leave the kernel running
-        # (and its sockets open) until this process exits.
-        client.execute(env=kernel_env, cleanup_kc=True)
-    return nb
 
 
 def export_html(nb: Any, *, title: str | None = None, show_code: bool = False) -> str:
@@ -314,7 +381,9 @@ class _Steps:
         if self._bar is None:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc="Executing the report", unit="cell", file=sys.stderr)
+            self._bar = tqdm(
+                total=total, desc="Executing the reports", unit="cell", file=sys.stderr
+            )
         self._bar.update(done - self._bar.n)
         if done >= total:
             self.close()
@@ -352,10 +421,11 @@ def run_demo(out_dir: Path, *, random_seed: int = 0, progress: bool = True) -> P
             db = Path(tmp) / "demo.sqlite"
             with serve(db=str(db), seed="demo", random_seed=random_seed) as srv:
                 env = srv.env() | {EMULATOR_DB_VARIABLE: str(db)}
-                for notebook, _, _ in reports:
-                    steps.say(f"Emulator ready at {srv.url}; executing {notebook.name}…")
-                    executed.append(execute_notebook(notebook, env=env, on_cell=steps.cell))
-                    steps.close()
+                names = " and ".join(notebook.name for notebook, _, _ in reports)
+                steps.say(f"Emulator ready at {srv.url}; executing {names}…")
+                notebooks = [notebook for notebook, _, _ in reports]
+                executed = _execute_together(notebooks, env=env, on_cell=steps.cell)
+                steps.close()
                 site_code = srv.site_codes[0] if srv.site_codes else "demo"
             steps.say("Emulator stopped; writing the reports…")
         paths: list[Path] = []

@@ -1,8 +1,9 @@
 """The demo data set, written straight into the state (the API cannot set historical times).
 
 Deterministic for a ``random_seed``: the same products, visitors, visits and counts, laid out
-over the 28 days before the start of the current UTC hour. Vectorised with numpy, so seeding both
-sites takes about a second.
+over the 28 days before the start of the current UTC hour. Vectorised with numpy: making both
+sites' rows takes a few tenths of a second (their rows are picked from small tables of strings,
+not formatted one by one); writing them to SQLite is most of a seed's time.
 
 Two experiments have a known truth (``DEMO_EXPERIMENTS``), so a read-out can be checked
 against it: on each site, every visitor is exposed to both on their first visit, and whether they
@@ -158,6 +159,7 @@ _DAILY = np.array(
 )  # fmt: skip
 _WEEKLY = np.array([0.95, 0.9, 0.9, 0.95, 1.05, 1.25, 1.3])  # Monday .. Sunday
 _COMPACT = (",", ":")
+_HEX_DIGITS = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
 Statement = tuple[str, Sequence[tuple[Any, ...]]]  # SQL run with executemany, and its rows
 MappingRow = tuple[str, str, str]  # site, mapping value, visitor
@@ -319,19 +321,21 @@ def _product_events(
     bought = bought + rng.binomial(bought, 0.1)
     p_idx, h_idx = np.nonzero(views + carts + bought)
     times = start + h_idx * HOUR_MS + rng.integers(0, HOUR_MS, len(h_idx))
-    eans = products["eans"]
-    return [
-        (site, eans[p], f"seed-{h:04d}", int(t), int(v), int(c), int(b))
-        for p, h, t, v, c, b in zip(
-            p_idx.tolist(),
-            h_idx.tolist(),
+    # Whole columns picked from small tables, then zipped: no per-row formatting or int().
+    eans = np.asarray(products["eans"], dtype=object)
+    buckets = np.asarray([f"seed-{h:04d}" for h in range(len(weights))], dtype=object)
+    return list(
+        zip(
+            repeat(site, len(p_idx)),
+            eans[p_idx].tolist(),
+            buckets[h_idx].tolist(),
             times.tolist(),
             views[p_idx, h_idx].tolist(),
             carts[p_idx, h_idx].tolist(),
             bought[p_idx, h_idx].tolist(),
             strict=True,
         )
-    ]
+    )
 
 
 def _visits(
@@ -379,7 +383,7 @@ def _visits(
         if not len(vis) == len(times) == len(data) or len(rows) + len(data) > len(nonce_draws):
             raise ValueError(f"{kind}: {len(vis)} visits, {len(times)} times, {len(data)} data")
         first, n = len(rows), len(data)
-        nonces = [f"{x:016X}" for x in nonce_draws[first : first + n].tolist()]
+        nonces = _hex16(nonce_draws[first : first + n])
         rows.extend(
             zip(
                 repeat(site, n),
@@ -403,14 +407,24 @@ def _visits(
     os_index = np.where(device == 0, desktop_os, mobile_os)
     version = rng.integers(100, 126, n_vis)
     devices = ("DESKTOP", "PHONE", "TABLET")
-    static = [
-        _json(
-            ("deviceType", devices[device[v]]), ("browserIndex", int(browser[v])),
-            ("browserVersion", float(version[v])), ("osIndex", int(os_index[v])),
-            ("visitNumber", int(p) + 1),
-        )
-        for v, p in zip(kv.tolist(), position[kept].tolist(), strict=True)
-    ]  # fmt: skip
+    # A visit's JSON is its visitor's profile (the object without its closing brace), then its
+    # visit number: one string per visitor and one per position, joined a column at a time.
+    profile = np.asarray(
+        [
+            _json(
+                ("deviceType", devices[d]), ("browserIndex", b),
+                ("browserVersion", float(ver)), ("osIndex", o),
+            )[:-1]
+            for d, b, ver, o in zip(
+                device.tolist(), browser.tolist(), version.tolist(), os_index.tolist(), strict=True
+            )
+        ],
+        dtype=object,
+    )  # fmt: skip
+    visit_number = np.asarray(
+        [f',"visitNumber":{p + 1}}}' for p in range(int(position.max()) + 1)], dtype=object
+    )
+    static = (profile[kv] + visit_number[position[kept]]).tolist()
     add(kept, begin[kept] + 100, "staticData", static)
 
     geo_w = np.array([g[5] for g in _GEO])
@@ -422,7 +436,7 @@ def _visits(
         )
         for g in _GEO
     ]
-    add(kept, begin[kept] + 200, "geolocation", [geo_json[geo[v]] for v in kv.tolist()])
+    add(kept, begin[kept] + 200, "geolocation", _pick(geo_json, geo[kv]))
 
     # Pages: home, then categories and products drawn by popularity.
     page_keep = keep_visit[page_visit]
@@ -468,12 +482,14 @@ def _visits(
     assign = [rng.integers(0, len(vars_), n_vis) for _, vars_ in _EXPERIMENTS]
     exposed = kept[rng.random(len(kept)) < 0.6]
     which = rng.integers(0, len(_EXPERIMENTS), len(exposed))
-    exp_json = [
-        _json(
-            ("id", _EXPERIMENTS[w][0]), ("variationId", _EXPERIMENTS[w][1][assign[w][visitor[v]]])
-        )
-        for v, w in zip(exposed.tolist(), which.tolist(), strict=True)
+    # Row w, column j: experiment w seen in its variation j (unused cells stay empty).
+    width = max(len(vars_) for _, vars_ in _EXPERIMENTS)
+    exp_table = [
+        [_json(("id", e), ("variationId", v)) for v in vars_] + [""] * (width - len(vars_))
+        for e, vars_ in _EXPERIMENTS
     ]
+    arm_of = np.stack(assign)[which, visitor[exposed]]
+    exp_json = np.asarray(exp_table, dtype=object)[which, arm_of].tolist()
     add(exposed, begin[exposed] + 1_000, "experiment", exp_json)
 
     shown = kept[rng.random(len(kept)) < 0.15]
@@ -482,10 +498,7 @@ def _visits(
         shown,
         begin[shown] + 2_000,
         "personalization",
-        [
-            json.dumps({"id": _PERSONALIZATIONS[p][0], "variationId": _PERSONALIZATIONS[p][1]})
-            for p in pers.tolist()
-        ],
+        _pick([json.dumps({"id": p, "variationId": v}) for p, v in _PERSONALIZATIONS], pers),
     )
 
     # The experiments with a known truth: each visitor is exposed to all of them at the start of
@@ -498,15 +511,17 @@ def _visits(
     for offset, experiment in enumerate(DEMO_EXPERIMENTS):
         arm = rng.choice(len(experiment.variation_ids), len(first_visits), p=experiment.split)
         chance *= 1.0 + np.asarray(experiment.uplifts)[arm]
-        variations = np.asarray(experiment.variation_ids)[arm]
         add(
             first_visits,
             begin[first_visits] + 1_500 + 100 * offset,
             "experiment",
-            [
-                f'{{"id":{experiment.experiment_id},"variationId":{variation}}}'
-                for variation in variations.tolist()
-            ],
+            _pick(
+                [
+                    f'{{"id":{experiment.experiment_id},"variationId":{variation}}}'
+                    for variation in experiment.variation_ids
+                ],
+                arm,
+            ),
         )
     buyer = np.flatnonzero(rng.random(len(first_visits)) < chance)
     # The purchase falls on any of the buyer's kept visits (at its end: after the exposure).
@@ -532,7 +547,7 @@ def _visits(
         tiered,
         begin[tiered] + 500,
         "customData",
-        [tier_json[tier[visitor[v]]] for v in tiered.tolist()],
+        _pick(tier_json, tier[visitor[tiered]]),
     )
     has_crm = (rng.random(n_vis) < 0.1) & (n_visits_kept > 0)
     crm_visitors = np.flatnonzero(has_crm)
@@ -541,10 +556,7 @@ def _visits(
         for number in rng.choice(900_000, len(crm_visitors), replace=False).tolist()
     ]
     # The linking event sits on each such visitor's first kept visit.
-    first_kept: dict[int, int] = {}
-    for v in kept.tolist():
-        first_kept.setdefault(int(visitor[v]), v)
-    link_visits = np.array([first_kept[int(x)] for x in crm_visitors], dtype=np.int64)
+    link_visits = first_visits[np.searchsorted(kv[first_index], crm_visitors)]
     add(
         link_visits,
         begin[link_visits] + 300,
@@ -560,6 +572,22 @@ def _visits(
         (site, c, codes[int(v)]) for c, v in zip(crm_ids, crm_visitors.tolist(), strict=True)
     ]
     return rows, mapping_rows, crm_ids
+
+
+def _pick(table: Sequence[str], index: np.ndarray) -> list[str]:
+    """``[table[i] for i in index]``, indexed by numpy."""
+    picked: list[str] = np.asarray(table, dtype=object)[index].tolist()
+    return picked
+
+
+def _hex16(values: np.ndarray) -> list[str]:
+    """``f"{x:016X}"`` of each value (all below 2**64), formatted by numpy rather than per value."""
+    octets = values.astype(">u8").view(np.uint8).reshape(-1, 8)
+    nibbles = np.empty((len(values), 16), dtype=np.uint8)
+    nibbles[:, 0::2] = octets >> 4
+    nibbles[:, 1::2] = octets & 0x0F
+    text: list[str] = _HEX_DIGITS[nibbles].view("S16").ravel().astype("U16").tolist()
+    return text
 
 
 def _add_conversions(
