@@ -21,6 +21,9 @@ from .helpers import missing
 
 _sites = itertools.count(1)
 
+#: The folder of the tests' PySpark daemon (see ``preload/kameleoon_test_daemon.py``).
+PRELOAD = Path(__file__).resolve().parent / "preload"
+
 
 @pytest.fixture(scope="session")
 def spark_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -32,7 +35,8 @@ def spark_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def spark(spark_events: Path, emu: Any) -> Iterator[Any]:
     """The session: quiet, two shuffle partitions, an event log to search for secrets, and
     the executors' environment pointing at the emulator (``spark.executorEnv.KAMELEOON_*``,
-    as a cluster would set it; one environment, so one Python worker daemon)."""
+    as a cluster would set it; one environment, so one Python worker daemon). That daemon is
+    ``preload/kameleoon_test_daemon.py``: the workers it forks have the package imported."""
     reason = missing()
     if reason:
         if os.environ.get("CI") == "true":
@@ -55,12 +59,19 @@ def spark(spark_events: Path, emu: Any) -> Iterator[Any]:
         .config("spark.eventLog.dir", spark_events.as_uri())
         .config("spark.eventLog.compress", "false")
         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        # the tasks' Python workers fork from a daemon that has the package imported already
+        .config("spark.python.daemon.module", "kameleoon_test_daemon")
     )
     for name, value in emu.env().items():
         if name.startswith("KAMELEOON_SITE_CODE"):
             continue  # every test names its own site
         builder = builder.config(f"spark.executorEnv.{name}", value)
-    session = builder.getOrCreate()
+    with pytest.MonkeyPatch.context() as patch:
+        # The JVM keeps the environment it starts with and hands it to every Python process
+        # it starts; this process and its other subprocesses do not see the folder.
+        path = [str(PRELOAD), *filter(None, [os.environ.get("PYTHONPATH")])]
+        patch.setenv("PYTHONPATH", os.pathsep.join(path))
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("OFF")  # the fault tests fail tasks on purpose
     import kameleoon_pandas.spark as kps
 
