@@ -28,6 +28,12 @@ max_in_flight : int, optional
     one pandas call. The client's ``rate_limit`` is shared out evenly over the workers.
     Without a ``distributed`` cluster (a local scheduler) the process's one client caps its
     requests itself.""",
+    "dask_dtype_backend": """\
+dtype_backend : {"numpy_nullable", "pyarrow"}, default "numpy_nullable"
+    The dtypes of the result's partitions (and ``meta``), as in the pandas loaders:
+    ``"numpy_nullable"`` the declared ones, ``"pyarrow"`` their ``pandas.ArrowDtype`` (needs
+    pyarrow; nested values as Arrow lists or JSON text). An unknown name raises
+    ``ValidationError`` now.""",
     "retries": """\
 retries : int, default 2
     How many times ``distributed`` runs a partition again when its task fails (a worker lost,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,8 @@ from .. import loaders
 from .._contract import MAX_KEYS_PER_CALL
 from .._exceptions import KameleoonWarning, ValidationError
 from ..client import resolve_client, validate_keys
+from ..frames.backends import DtypeBackend, check_backend, to_backend
+from ..frames.schemas import FEED_NESTED, PRODUCT_NESTED, NestedTypes
 from ._docs import dask_doc
 from ._remote import PARTITION_LOCK, RemoteClient, client_for, distributed_client, remote_client
 
@@ -46,7 +48,7 @@ KEYS_PER_PARTITION = 100_000
 class _ReadJob:
     """One read as every partition calls it (a plain class: see ``writers._PushJob``)."""
 
-    __slots__ = ("kwargs", "loader", "meta", "remote", "site")
+    __slots__ = ("dtype_backend", "kwargs", "loader", "meta", "nested", "remote", "site")
 
     def __init__(
         self,
@@ -55,6 +57,8 @@ class _ReadJob:
         site: str,
         remote: RemoteClient,
         meta: pd.DataFrame,
+        dtype_backend: DtypeBackend = "numpy_nullable",
+        nested: NestedTypes | None = None,
     ) -> None:
         self.loader, self.kwargs, self.site, self.remote, self.meta = (
             loader,
@@ -63,29 +67,54 @@ class _ReadJob:
             remote,
             meta,
         )
+        self.dtype_backend, self.nested = dtype_backend, nested
 
     def __getstate__(self) -> tuple:
-        return (self.loader, self.kwargs, self.site, self.remote, self.meta)
+        return (
+            self.loader,
+            self.kwargs,
+            self.site,
+            self.remote,
+            self.meta,
+            self.dtype_backend,
+            self.nested,
+        )
 
     def __setstate__(self, state: tuple) -> None:
-        self.loader, self.kwargs, self.site, self.remote, self.meta = state
+        (
+            self.loader,
+            self.kwargs,
+            self.site,
+            self.remote,
+            self.meta,
+            self.dtype_backend,
+            self.nested,
+        ) = state
 
     def __repr__(self) -> str:
         return f"<kameleoon {self.loader} from {self.site!r}>"
 
-    def __dask_tokenize__(self) -> tuple[str, str, str]:
-        return ("kameleoon_pandas.ReadJob", self.loader, self.remote.token)
+    def __dask_tokenize__(self) -> tuple[str, str, str, str]:
+        return ("kameleoon_pandas.ReadJob", self.loader, self.remote.token, self.dtype_backend)
 
     def read(self, keys: list[str]) -> pd.DataFrame:
+        """The partition of ``keys``: the pandas loader's frame brought to ``meta``, in the
+        dtypes ``dtype_backend`` asks (the same mapping as the pandas loaders')."""
         if not keys:
-            return self.meta.copy()
+            return self.typed(self.meta.copy())
         client = client_for(self.remote)
         with PARTITION_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore", KameleoonWarning)
             frame = getattr(loaders, self.loader)(
                 keys, client=client, site_code=self.site, progress=False, **self.kwargs
             )
-        return conform(frame, self.meta)
+        return self.typed(conform(frame, self.meta))
+
+    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (in the declared dtypes) in those of ``dtype_backend``."""
+        return cast(
+            pd.DataFrame, to_backend(frame, dtype_backend=self.dtype_backend, nested=self.nested)
+        )
 
 
 def conform(frame: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
@@ -148,13 +177,16 @@ def _frame(
     block: int,
     per: int,
     max_in_flight: int | None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    nested: NestedTypes | None = None,
 ) -> dd.DataFrame:
     """The lazy frame: ``keys`` (a list, or a Dask Series read partition by partition)."""
     import dask
     import dask.dataframe as dd
 
     remote = remote_client(client, max_in_flight=max_in_flight, cluster=distributed_client())
-    job = _ReadJob(loader, kwargs, site, remote, meta)
+    job = _ReadJob(loader, kwargs, site, remote, meta, dtype_backend, nested)
+    meta = job.typed(meta)  # the result's meta: what every partition is
     label = f"kameleoon-{loader.replace('_', '-')}"
     if isinstance(keys, dd.Series):
         if npartitions is not None:
@@ -170,8 +202,14 @@ def _frame(
         )
 
 
-def _driver(client: Client | None, site_code: str | None, max_in_flight: int | None) -> Any:
+def _driver(
+    client: Client | None,
+    site_code: str | None,
+    max_in_flight: int | None,
+    dtype_backend: DtypeBackend,
+) -> Any:
     _check_max_in_flight(max_in_flight)
+    check_backend("pandas", dtype_backend)
     driver = resolve_client(client)
     return driver, driver.settings.site_code_for(site_code)
 
@@ -205,6 +243,7 @@ def read_visitor_feeds(
     client: Client | None = None,
     site_code: str | None = None,
     max_in_flight: int | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
 ) -> dd.DataFrame:
     """Visitors' activity feeds as a lazy Dask DataFrame, one row per event.
 
@@ -232,6 +271,7 @@ def read_visitor_feeds(
     {dask_client}
     {site_code}
     {max_in_flight}
+    {dask_dtype_backend}
 
     Returns
     -------
@@ -261,7 +301,7 @@ def read_visitor_feeds(
     >>> feed = kd.read_visitor_feeds(codes, npartitions=8)  # doctest: +SKIP
     >>> feed[feed["kind"] == "conversion"]["revenue"].sum().compute()  # doctest: +SKIP
     """
-    driver, site = _driver(client, site_code, max_in_flight)
+    driver, site = _driver(client, site_code, max_in_flight, dtype_backend)
     kwargs: dict[str, Any] = {
         "previous_visits": previous_visits,
         "current_visit": current_visit,
@@ -282,6 +322,8 @@ def read_visitor_feeds(
         block=1,
         per=FEEDS_PER_PARTITION,
         max_in_flight=max_in_flight,
+        dtype_backend=dtype_backend,
+        nested=FEED_NESTED,
     )
 
 
@@ -297,6 +339,7 @@ def read_product_counters(
     client: Client | None = None,
     site_code: str | None = None,
     max_in_flight: int | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
 ) -> dd.DataFrame:
     """Views, add-to-cart and bought quantities per EAN and window, as a lazy Dask DataFrame.
 
@@ -322,6 +365,7 @@ def read_product_counters(
     {dask_client}
     {site_code}
     {max_in_flight}
+    {dask_dtype_backend}
 
     Returns
     -------
@@ -349,7 +393,7 @@ def read_product_counters(
     >>> counters = kd.read_product_counters(eans, freq="1h")  # doctest: +SKIP
     >>> counters.groupby("ean")["bought_quantity"].sum().compute()  # doctest: +SKIP
     """
-    driver, site = _driver(client, site_code, max_in_flight)
+    driver, site = _driver(client, site_code, max_in_flight, dtype_backend)
     windows = loaders.time_windows(start, end, freq, align=align)
     first = pd.Timestamp(windows[0][0], unit="ms", tz="UTC")
     last = pd.Timestamp(windows[-1][1], unit="ms", tz="UTC")
@@ -371,6 +415,8 @@ def read_product_counters(
         block=MAX_KEYS_PER_CALL,
         per=per,
         max_in_flight=max_in_flight,
+        dtype_backend=dtype_backend,
+        nested=None,
     )
 
 
@@ -383,6 +429,7 @@ def read_product_data(
     client: Client | None = None,
     site_code: str | None = None,
     max_in_flight: int | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
 ) -> dd.DataFrame:
     """The stored product attributes as a lazy Dask DataFrame, one row per EAN.
 
@@ -403,6 +450,7 @@ def read_product_data(
     {dask_client}
     {site_code}
     {max_in_flight}
+    {dask_dtype_backend}
 
     Returns
     -------
@@ -429,7 +477,7 @@ def read_product_data(
     >>> import kameleoon_pandas.dask as kd
     >>> products = kd.read_product_data(eans, attributes={"color": "string"})  # doctest: +SKIP
     """
-    driver, site = _driver(client, site_code, max_in_flight)
+    driver, site = _driver(client, site_code, max_in_flight, dtype_backend)
     extra = _declared(attributes, "attributes")
     meta = loaders.read_product_data([], client=driver, site_code=site)
     for name, dtype in extra.items():
@@ -447,6 +495,8 @@ def read_product_data(
         block=MAX_KEYS_PER_CALL,
         per=KEYS_PER_PARTITION,
         max_in_flight=max_in_flight,
+        dtype_backend=dtype_backend,
+        nested=PRODUCT_NESTED,
     )
 
 
@@ -459,6 +509,7 @@ def read_maps(
     client: Client | None = None,
     site_code: str | None = None,
     max_in_flight: int | None = None,
+    dtype_backend: DtypeBackend = "numpy_nullable",
 ) -> dd.DataFrame:
     """Stored maps as a lazy Dask DataFrame, one row per key.
 
@@ -480,6 +531,7 @@ def read_maps(
     {dask_client}
     {site_code}
     {max_in_flight}
+    {dask_dtype_backend}
 
     Returns
     -------
@@ -510,7 +562,7 @@ def read_maps(
     """
     import dask.dataframe as dd
 
-    driver, site = _driver(client, site_code, max_in_flight)
+    driver, site = _driver(client, site_code, max_in_flight, dtype_backend)
     meta = loaders.read_maps([], client=driver, site_code=site)
     if fields is not None:
         for name, dtype in _declared(fields, "fields").items():
@@ -538,4 +590,6 @@ def read_maps(
         block=MAX_KEYS_PER_CALL,
         per=KEYS_PER_PARTITION,
         max_in_flight=max_in_flight,
+        dtype_backend=dtype_backend,
+        nested=None,
     )
