@@ -16,7 +16,7 @@ import pandas as pd
 
 from .schemas import BOOL, FLOAT, INT, OBJ, STR, TIME
 
-__all__ = ["infer_dtype", "object_array", "scatter", "snake_case", "to_dtype"]
+__all__ = ["infer_dtype", "missing_array", "object_array", "scatter", "snake_case", "to_dtype"]
 
 _NAT = np.iinfo(np.int64).min
 
@@ -49,6 +49,14 @@ def to_dtype(values: np.ndarray, dtype: str) -> Any:
     try:
         if dtype == TIME:
             return ms_to_time(values)
+        if dtype in (STR, INT, FLOAT):
+            # One C pass says whether the column is all texts or all missing (None / NaN):
+            # then the result is built directly, as the generic casts below would build it.
+            kind = pd.api.types.infer_dtype(values, skipna=True)
+            if kind == "empty":
+                return _all_missing(len(values), dtype)
+            if dtype == STR and kind == "string" and _STR_ON_ARROW:
+                return _arrow_texts(values)
         if dtype == STR:
             return pd.Series(values, dtype=object).astype(STR).array
         if dtype == INT:
@@ -60,6 +68,40 @@ def to_dtype(values: np.ndarray, dtype: str) -> Any:
     except (TypeError, ValueError, OverflowError):
         return values
     return values
+
+
+#: Whether the declared text dtype is stored in Arrow here (pyarrow installed).
+_STR_ON_ARROW = isinstance(pd.array([], dtype=STR), pd.arrays.ArrowStringArray)
+
+
+def _arrow_texts(values: np.ndarray) -> Any:
+    """An object array of texts and missing values as the ``string`` dtype, built by Arrow."""
+    import pyarrow as pa
+
+    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=STR)
+
+
+def missing_array(n: int, dtype: str) -> Any:
+    """``to_dtype`` of ``n`` missing values, without looking at them (a declared column that no
+    record holds: product data declares 13 attributes, most absent from most catalogues)."""
+    if dtype in (STR, INT, FLOAT):
+        return _all_missing(n, dtype)
+    if dtype == BOOL:
+        return pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool))
+    return to_dtype(np.full(n, None, dtype=object), dtype)
+
+
+def _all_missing(n: int, dtype: str) -> Any:
+    """What the casts in :func:`to_dtype` make of ``n`` missing (``STR``, ``INT``, ``FLOAT``)."""
+    if dtype == FLOAT:
+        return np.full(n, np.nan)
+    if dtype == INT:
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    if dtype == STR and _STR_ON_ARROW:
+        import pyarrow as pa
+
+        return pd.array(pa.nulls(n, type=pa.large_string()), dtype=STR)
+    return pd.array(np.full(n, None, dtype=object), dtype=STR)  # the text dtype without Arrow
 
 
 def infer_dtype(values: np.ndarray) -> str:

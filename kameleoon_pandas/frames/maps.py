@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._arrays import infer_dtype, scatter, to_dtype
+from ._arrays import infer_dtype, missing_array, object_array, scatter, to_dtype
 from .schemas import MAP_KEYS, STR, Schema, empty_frame
 
 __all__ = ["RecordColumns", "maps_columns", "maps_frame", "records_frame"]
@@ -117,12 +117,14 @@ class RecordColumns:
         missing = [keys[i] for i in np.flatnonzero(~has_record).tolist()]
         known, rename = self._known, self._rename
         columns: dict[str, Any] = {
-            "site_code": pd.array([self._site_code] * n, dtype=STR),
-            self._key_column: pd.array(keys_present, dtype=STR),
+            "site_code": pd.array([self._site_code], dtype=STR).take(np.zeros(n, dtype=np.intp)),
+            self._key_column: to_dtype(object_array(keys_present), STR),
         }
-        nothing: tuple[np.ndarray, list[Any]] = (np.empty(0, dtype=np.intp), [])
         for field, (column, dtype) in known.items():
-            columns[column] = to_dtype(scatter(n, *fields.get(field, nothing)), dtype)
+            held = fields.get(field)
+            columns[column] = (
+                missing_array(n, dtype) if held is None else to_dtype(scatter(n, *held), dtype)
+            )
         for field in order:
             if field in known:
                 continue
