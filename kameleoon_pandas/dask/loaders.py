@@ -67,29 +67,17 @@ class _ReadJob:
             remote,
             meta,
         )
-        self.dtype_backend, self.nested = dtype_backend, nested
+        # a plain dict: the schemas' read-only mappings do not pickle with pickle alone
+        self.dtype_backend = dtype_backend
+        self.nested = None if nested is None else dict(nested)
 
+    # Pickled as a tuple of the slots (in __slots__ order): no __dict__ to carry.
     def __getstate__(self) -> tuple:
-        return (
-            self.loader,
-            self.kwargs,
-            self.site,
-            self.remote,
-            self.meta,
-            self.dtype_backend,
-            self.nested,
-        )
+        return tuple(getattr(self, name) for name in self.__slots__)
 
     def __setstate__(self, state: tuple) -> None:
-        (
-            self.loader,
-            self.kwargs,
-            self.site,
-            self.remote,
-            self.meta,
-            self.dtype_backend,
-            self.nested,
-        ) = state
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
 
     def __repr__(self) -> str:
         return f"<kameleoon {self.loader} from {self.site!r}>"
