@@ -281,7 +281,12 @@ def run(args: argparse.Namespace, *, prog: str = PROG) -> int:
         if access is not None:
             logger, handler = access
             logger.removeHandler(handler)
-    print("Stopped.", flush=True)
+    try:
+        print("Stopped.", flush=True)
+    except BrokenPipeError:
+        # Whoever read our output has gone (`| head`, a closed pipe): nothing is lost. Point
+        # stdout at /dev/null, or Python reports the same failure again when it flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -78,9 +78,14 @@ def test_serve_in_the_foreground_prints_its_url_and_stops_on_interrupt(tmp_path:
             )
             assert strict.status_code == 400
     finally:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # the reader has gone (as `| head` goes): stopping must not fail
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=15)
+        proc.wait(timeout=15)
+        err = proc.stderr.read()
+        proc.stderr.close()
     assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
     assert db.exists()
 
 
