@@ -116,9 +116,10 @@ class RecordColumns:
     def frame(self) -> tuple[pd.DataFrame, list[str]]:
         """One row per key with a record (in ``keys`` order), and the keys left out."""
         entry_keys = np.asarray(self._entry_keys, dtype=np.intp)
-        # A key's last entry wins, as in a dict merge of the answers in the order added.
+        # A key's last entry wins, as in a dict merge of the answers in the order added
+        # (maximum.at: plain fancy assignment does not promise which repeated index wins).
         last = np.full(len(self._keys), -1, dtype=np.intp)
-        last[entry_keys] = np.arange(len(entry_keys), dtype=np.intp)
+        np.maximum.at(last, entry_keys, np.arange(len(entry_keys), dtype=np.intp))
         ok = np.asarray(self._entry_ok, dtype=bool)
         has_record = np.zeros(len(self._keys), dtype=bool)
         answered = last >= 0
