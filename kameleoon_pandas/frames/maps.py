@@ -17,7 +17,7 @@ import pandas as pd
 from ._arrays import infer_dtype, missing_array, object_array, scatter, to_dtype
 from .schemas import MAP_KEYS, STR, Schema, empty_frame
 
-__all__ = ["RecordColumns", "maps_columns", "maps_frame", "records_frame"]
+__all__ = ["RecordColumns", "maps_columns", "maps_frame"]
 
 
 class RecordColumns:
@@ -113,6 +113,11 @@ class RecordColumns:
                     values.setdefault(field, []).append(value)
                     places.setdefault(field, []).append(place)
 
+    def frame_of(self, answer: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+        """:meth:`add` ``answer``, then :meth:`frame`: the frame of one whole answer."""
+        self.add(answer)
+        return self.frame()
+
     def frame(self) -> tuple[pd.DataFrame, list[str]]:
         """One row per key with a record (in ``keys`` order), and the keys left out."""
         entry_keys = np.asarray(self._entry_keys, dtype=np.intp)
@@ -177,32 +182,6 @@ class RecordColumns:
         return pd.DataFrame(columns), missing
 
 
-def records_frame(
-    answer: Mapping[str, Any],
-    *,
-    keys: Sequence[str],
-    key_column: str,
-    leading: Schema,
-    site_code: str,
-    known: Mapping[str, tuple[str, str]] | None = None,
-    rename: Any = None,
-) -> tuple[pd.DataFrame, list[str]]:
-    """One row per key present in ``answer`` (in ``keys`` order) and the keys left out.
-
-    See :class:`RecordColumns` (this is one answer added, then its frame).
-    """
-    columns = RecordColumns(
-        keys=keys,
-        key_column=key_column,
-        leading=leading,
-        site_code=site_code,
-        known=known,
-        rename=rename,
-    )
-    columns.add(answer)
-    return columns.frame()
-
-
 def maps_columns(*, keys: Sequence[str], site_code: str) -> RecordColumns:
     """The :class:`RecordColumns` of map answers: ``site_code, key``, then the fields."""
     return RecordColumns(keys=keys, key_column="key", leading=MAP_KEYS, site_code=site_code)
@@ -212,6 +191,4 @@ def maps_frame(
     answer: Mapping[str, Any], *, keys: Sequence[str], site_code: str
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per known key: ``site_code, key``, then one column per field (first seen order)."""
-    columns = maps_columns(keys=keys, site_code=site_code)
-    columns.add(answer)
-    return columns.frame()
+    return maps_columns(keys=keys, site_code=site_code).frame_of(answer)

@@ -193,6 +193,4 @@ def product_data_frame(
     answer: Mapping[str, Any], *, eans: Sequence[str], site_code: str
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per known EAN (see :func:`product_data_columns`) and the EANs left out."""
-    columns = product_data_columns(eans=eans, site_code=site_code)
-    columns.add(answer)
-    return columns.frame()
+    return product_data_columns(eans=eans, site_code=site_code).frame_of(answer)

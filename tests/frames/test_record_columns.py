@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from kameleoon_pandas.frames._arrays import infer_dtype, scatter, snake_case, to_dtype
-from kameleoon_pandas.frames.maps import RecordColumns, records_frame
+from kameleoon_pandas.frames.maps import RecordColumns
 from kameleoon_pandas.frames.schemas import (
     MAP_KEYS,
     PRODUCT_ATTRIBUTES,
@@ -110,7 +110,7 @@ def test_answers_added_in_pieces_give_the_frame_of_the_merged_answer(shape: str)
         columns.add(second)
         assert_same(columns.frame(), reference(merged, keys=keys, **SHAPES[shape]))
         assert_same(
-            records_frame(first, keys=keys, site_code="s", **SHAPES[shape]),
+            RecordColumns(keys=keys, site_code="s", **SHAPES[shape]).frame_of(first),
             reference(first, keys=keys, **SHAPES[shape]),
         )
 
