@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,18 +24,47 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker")
 
 
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[Any]:
-    """A distributed client on a LocalCluster of 2 worker processes with 1 thread each."""
-    from dask_helpers import distributed
+class _Cluster:
+    """The folder's LocalCluster, started by the first test that asks for it and stopped after
+    the folder's last test (``pytest_runtest_teardown``): idle, its worker processes otherwise
+    spent about 10 s of CPU each over the rest of the suite (heartbeats, the scheduler's ticks).
+    A Dask test run later (another order, ``-k``) starts it again."""
 
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, dashboard_address=":0", processes=True
-        ) as local,
-        distributed.Client(local) as client,
-    ):
-        yield client
+    local: Any = None
+    client: Any = None
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.client is None:
+            from dask_helpers import distributed
+
+            cls.local = distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, dashboard_address=":0", processes=True
+            )
+            cls.client = distributed.Client(cls.local)
+        return cls.client
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.client is not None:
+            client, local, cls.client, cls.local = cls.client, cls.local, None, None
+            client.close()
+            local.close()
+
+
+@pytest.fixture
+def cluster() -> Any:
+    """A distributed client on a LocalCluster of 2 worker processes with 1 thread each."""
+    return _Cluster.get()
+
+
+_HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(trylast=True)  # after the test's own fixtures are torn down
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if nextitem is None or _HERE not in Path(nextitem.path).resolve().parents:
+        _Cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ import pytest
 import kameleoon_pandas as kp
 import kameleoon_pandas.dask as kd
 
+pytestmark = [pytest.mark.dask, pytest.mark.xdist_group("dask")]
+
 
 def _same_arrow_frame(ddf, want: pd.DataFrame) -> None:
     assert all(isinstance(t, pd.ArrowDtype) for t in ddf.dtypes)
