@@ -25,6 +25,15 @@ def _clean_kameleoon_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture
+def quick_connect_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The quick retries after a refused connection, without the policy's real 0.25 s + 0.5 s
+    of waiting: for tests about which error comes back, not about the delays."""
+    from kameleoon_pandas import _retry
+
+    monkeypatch.setattr(_retry, "CONNECT_RETRY_DELAY", 0.01)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The project's own test data: ``tests/data`` (recorded official-SDK requests in ``wire/``)."""

@@ -19,7 +19,6 @@ import httpx
 import pytest
 
 import kameleoon_pandas as kp
-from kameleoon_pandas import _retry
 from kameleoon_pandas.client import on_request
 
 SECRET = "fast-path-secret-never-shown"
@@ -249,10 +248,8 @@ def test_error_statuses_and_bad_answers_raise_the_same_exceptions(
 
 
 def test_a_refused_connection_is_the_same_connect_error(
-    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer, quick_connect_retries: None
 ) -> None:
-    # the same outcome is the point here, not the policy's real 0.25 s + 0.5 s of waiting
-    monkeypatch.setattr(_retry, "CONNECT_RETRY_DELAY", 0.01)
     outcomes = []
     for fast in (True, False):
         client = _client(server, fast=fast, client_id=None, client_secret=None)
