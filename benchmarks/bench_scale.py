@@ -28,8 +28,9 @@ the loaders, on pandas and on Dask, against their raw-concurrent floors. One run
    sends, sent with plain aiohttp at the same concurrency, bodies read and not parsed), on an
    emulator with ``--latency-ms`` of latency: the pandas loaders (at ``max_concurrency``) and
    the Dask loaders on the 2 workers (``max_in_flight`` = the same number, the cluster-wide
-   cap, so the floor is the same). The floor helpers come from ``bench_loaders.py`` (the
-   script's folder is on ``sys.path``); without them this part says so and is skipped.
+   cap, so the floor is the same). The pandas loaders are measured before the cluster starts
+   (its idle workers would share the cores); the floors and requests come from
+   ``bench_loaders.py`` (the script's folder is on ``sys.path``).
 
 On 2 cores the emulator (one process, one SQLite writer) is the bound of every push, as the
 Data API's rate limit is the bound of a real one: more workers do not make the server ingest
@@ -216,21 +217,7 @@ def spark_push() -> Callable[..., dict] | None:
 
 
 def loaders(args: argparse.Namespace) -> None:
-    try:
-        import bench_loaders as bl
-
-        floors = {
-            "counters": bl.floor_product_counters,
-            "data": bl.floor_product_data,
-            "feeds": bl.floor_visitor_feeds,
-            "maps": bl.floor_maps,
-        }
-        start_with_latency, seed = bl.start_emulator, bl.seed
-    except (ImportError, AttributeError) as exc:
-        # HOOK: bench_loaders.py (being reworked for issue 13) provides the floors; until its
-        # floor_* helpers exist, this part cannot run.
-        print(f"== 2. loaders: skipped, bench_loaders' floor helpers are missing ({exc})")
-        return
+    import bench_loaders as bl
     import distributed
 
     import kameleoon_pandas.dask as kd
@@ -241,52 +228,47 @@ def loaders(args: argparse.Namespace) -> None:
     keys = [f"crm:{i:08d}" for i in range(args.maps)]
     end = pd.Timestamp.now(tz="UTC").ceil("h")
     start = end - pd.Timedelta(hours=24)
-    proc, url = start_with_latency(args.latency_ms)
+    proc, url = bl.start_emulator(args.latency_ms)
     try:
         settings = dict(site_code=SITE, base_url=url, max_concurrency=concurrency)
-        with (
-            kp.Client(**settings) as client,
-            distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as cluster,
-            distributed.Client(cluster) as dask_client,
-        ):
-            seed(client, visitors, eans, keys)
-            dask_client.run(gc.collect)
-            common = dict(client=client, max_in_flight=concurrency, npartitions=2)
-            cases: list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[[], Any]]] = [
+        with kp.Client(**settings) as client:
+            bl.seed(client, visitors, eans, keys)
+            # (label, floor, pandas loader, Dask loader's options -> its frame)
+            cases: list[tuple[str, Callable[[], Any], Callable[[], Any], Callable[..., Any]]] = [
                 (
                     f"read_product_counters {len(eans):,} EANs x 24 h",
-                    lambda: floors["counters"](
+                    lambda: bl.floor_product_counters(
                         url, eans, site_code=SITE, start=start, end=end, freq="1h",
                         max_concurrency=concurrency,
                     ),
                     lambda: kp.read_product_counters(
                         eans, start=start, end=end, freq="1h", client=client, progress=False
                     ),
-                    lambda: kd.read_product_counters(
-                        eans, start=start, end=end, freq="1h", **common
-                    ).compute(),
+                    lambda **o: kd.read_product_counters(
+                        eans, start=start, end=end, freq="1h", **o
+                    ),
                 ),
                 (
                     f"read_product_data     {len(eans):,} EANs",
-                    lambda: floors["data"](url, eans, site_code=SITE, max_concurrency=concurrency),
+                    lambda: bl.floor_product_data(
+                        url, eans, site_code=SITE, max_concurrency=concurrency
+                    ),
                     lambda: kp.read_product_data(eans, client=client, progress=False),
-                    lambda: kd.read_product_data(eans, **common).compute(),
+                    lambda **o: kd.read_product_data(eans, **o),
                 ),
                 (
                     f"read_visitor_feeds    {len(visitors):,} visitors",
-                    lambda: floors["feeds"](
+                    lambda: bl.floor_visitor_feeds(
                         url, visitors, site_code=SITE, max_concurrency=concurrency
                     ),
                     lambda: kp.read_visitor_feeds(visitors, client=client, progress=False),
-                    lambda: kd.read_visitor_feeds(visitors, **common).compute(),
+                    lambda **o: kd.read_visitor_feeds(visitors, **o),
                 ),
                 (
                     f"read_maps             {len(keys):,} keys",
-                    lambda: floors["maps"](url, keys, site_code=SITE, max_concurrency=concurrency),
+                    lambda: bl.floor_maps(url, keys, site_code=SITE, max_concurrency=concurrency),
                     lambda: kp.read_maps(keys, client=client, progress=False),
-                    lambda: kd.read_maps(keys, fields=MAP_FIELDS, **common).compute(),
+                    lambda **o: kd.read_maps(keys, fields=MAP_FIELDS, **o),
                 ),
             ]  # fmt: skip
             print(
@@ -294,29 +276,58 @@ def loaders(args: argparse.Namespace) -> None:
                 f"requests, {concurrency} in flight; emulator with {args.latency_ms:g} ms "
                 f"latency in its own process), best of {args.rounds} or more"
             )
-            for what, floor, pandas_load, dask_load in cases:
-                # Warm, as the floor's session is: connections, tokens, the workers' imports.
-                pandas_load()
-                dask_load()
-                floor_s, pandas_s, dask_s = math.inf, math.inf, math.inf
-                done, rounds = 0, args.rounds
-                while done < rounds:  # interleaved: the machine is shared
-                    floor_s = min(floor_s, floor().seconds)
-                    pandas_s = min(pandas_s, timed(pandas_load))
-                    dask_s = min(dask_s, timed(dask_load))
-                    done += 1
-                    # short cases (20 requests, ~60 ms) get rounds enough for 2 s of floor
-                    rounds = max(
-                        args.rounds, min(bl.MAX_ROUNDS, math.ceil(bl.MIN_FLOOR_SECONDS / floor_s))
-                    )
-                print(
-                    f"   {what:40} floor {floor_s:6.3f} s   pandas {pandas_s:6.3f} s "
-                    f"{pandas_s / floor_s:4.2f}x   dask {dask_s:6.3f} s {dask_s / floor_s:4.2f}x"
-                    f"   (best of {rounds})"
-                )
+            # The pandas loaders first, with no cluster: its idle workers would share the two
+            # cores with the client (one machine's target is the pandas loader's); then the
+            # Dask loaders, with the cluster up, against floors measured beside them.
+            print("   pandas, one process:")
+            for what, floor, pandas_load, _ in cases:
+                against_floor(args, what, floor, pandas_load, target=1.2)
+            with (
+                distributed.LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster,
+                distributed.Client(cluster) as dask_client,
+            ):
+                dask_client.run(gc.collect)
+                common = dict(client=client, max_in_flight=concurrency, npartitions=2)
+                print("   Dask, 2 workers (max_in_flight: the same cap, cluster-wide):")
+                for what, floor, _, dask_load in cases:
+
+                    def computed(load: Callable[..., Any] = dask_load) -> Any:
+                        return load(**common).compute()
+
+                    against_floor(args, what, floor, computed)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def against_floor(
+    args: argparse.Namespace,
+    what: str,
+    floor: Callable[[], Any],
+    load: Callable[[], Any],
+    target: float | None = None,
+) -> None:
+    """Print ``load``'s best time against ``floor``'s, the two interleaved (a shared machine),
+    and whether the ratio meets ``target``."""
+    import bench_loaders as bl
+
+    load()  # warm, as the floor's session is: connections, tokens, the workers' imports
+    floor_s, load_s = math.inf, math.inf
+    done, rounds = 0, args.rounds
+    while done < rounds:
+        floor_s = min(floor_s, floor().seconds)
+        load_s = min(load_s, timed(load))
+        done += 1
+        # short cases (20 requests, ~60 ms) get rounds enough for 2 s of floor
+        rounds = max(args.rounds, min(bl.MAX_ROUNDS, math.ceil(bl.MIN_FLOOR_SECONDS / floor_s)))
+    ratio = load_s / floor_s
+    verdict = "" if target is None else f"{'meets' if ratio <= target else 'misses'} {target}x, "
+    print(
+        f"     {what:40} floor {floor_s:6.3f} s   loader {load_s:6.3f} s "
+        f"{ratio:4.2f}x ({verdict}best of {rounds})"
+    )
 
 
 def timed(function: Callable[[], Any]) -> float:
