@@ -599,7 +599,23 @@ def _adjusted(p: np.ndarray, group: np.ndarray, alpha: float, correction: str) -
     known = np.isfinite(p)
     for g in np.unique(group[known]):
         mine = known & (group == g)
-        out[mine] = multipletests(p[mine], alpha=alpha, method=correction)[1]
+        if correction == "holm":
+            out[mine] = _holm(p[mine])
+        else:
+            out[mine] = multipletests(p[mine], alpha=alpha, method=correction)[1]
+    return out
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjustment: ``multipletests(p, method="holm")[1]``, the same floats.
+
+    Not statsmodels' own because its holm branch runs ``gc.collect()`` on every call: a full
+    collection, 0.1 s and more in a session that holds large frames, once per experiment.
+    """
+    order = np.argsort(p)
+    adjusted = np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1))
+    out = np.empty_like(adjusted)
+    out[order] = np.minimum(adjusted, 1.0)
     return out
 
 

@@ -190,6 +190,19 @@ def test_weights_count_a_variation_nobody_saw() -> None:
     assert nested["srm_p_value"].iloc[0] == pytest.approx(stats.chisquare([500, 480]).pvalue)
 
 
+def test_holm_is_multipletests_holm_to_the_float() -> None:
+    # experiments._holm stands in for statsmodels' holm branch (which runs gc.collect() per call)
+    rng = np.random.default_rng(13)
+    for size in [*range(1, 41), 200]:
+        for p in (
+            rng.random(size),
+            rng.choice([0.001, 0.01, 0.04, 0.5, 1.0], size),  # ties, and p-values of 1
+            rng.random(size) ** 8,  # many small: the running maximum and the clip at 1 matter
+        ):
+            expected = multipletests(p, alpha=0.05, method="holm")[1]
+            np.testing.assert_array_equal(ke._holm(p), expected)
+
+
 def test_holm_correction_is_multipletests_over_variations_and_goals() -> None:
     exp_rows, conv_rows = [], []
     rng = np.random.default_rng(8)
