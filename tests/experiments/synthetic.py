@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from kameleoon_pandas.frames.schemas import VISITOR_FEED, conform
 
@@ -75,7 +77,9 @@ def simulate(
     n = experiments * k * visitors
     experiment = np.repeat(np.arange(1, experiments + 1), k * visitors)
     variation = np.tile(np.repeat(np.arange(k), visitors), experiments)
-    codes = pd.array([f"v{i:08d}" for i in range(n)], dtype="string")
+    # "v00000000", "v00000001", ...: built by Arrow (the calibration runs ask for millions)
+    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), 8, "0")
+    codes = pd.array(pc.binary_join_element_wise("v", digits, ""), dtype="string")
     exp = pd.DataFrame(
         {
             "visitor_code": codes,
