@@ -683,7 +683,8 @@ def experiment_results(
         Adjust ``p_value`` for multiple comparisons over each experiment's comparisons (every
         non-reference variation and goal) with statsmodels ``multipletests``: ``"holm"``,
         ``"bonferroni"``, ``"holm-sidak"``, ``"sidak"``, ``"fdr_bh"``, ``"fdr_by"`` or
-        ``"hommel"``. ``None`` (the default): unadjusted. Intervals are never adjusted.
+        ``"hommel"`` (``"holm"`` is computed in numpy, to the same floats). ``None`` (the
+        default): unadjusted. Intervals are never adjusted.
     exposures : DataFrame, optional
         Instead of ``feed``, a warehouse export of exposures: ``visitor_code, experiment_id,
         variation_id, time`` (``site_code`` optional). Naive times are read as UTC.
