@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# pip compiles an installed package's modules, but not an editable install's. Compile them once
+# here: the suite starts about 60 Python processes (kernels, CLIs, Spark and Dask workers), and
+# where PYTHONDONTWRITEBYTECODE is set none of them would keep the bytecode it compiled.
+.venv/bin/python -m compileall -q kameleoon_pandas
 
 if ! command -v chromium >/dev/null 2>&1; then
   SUDO=""

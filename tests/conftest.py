@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +47,61 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with the demo data set (seed number 0), written once for the whole run.
+
+    Seeding takes about a second; the tests that want a demo emulator of their own get a copy
+    (``demo_db``), on which ``serve(seed="demo", random_seed=0)`` finds the data already there.
+    The xdist workers share one file: the first to take the lock writes it.
+    """
+    from kameleoon_pandas.emulator import EmulatorState, seed_state
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    template = root / "demo-template.sqlite"
+    with _exclusive(root / "demo-template.lock"):
+        if not template.exists():
+            partial = template.with_suffix(".partial")
+            state = EmulatorState(str(partial))
+            try:
+                seed_state(state, "demo", random_seed=0)
+            finally:
+                state.close()  # checkpoints the WAL: the copy is one file
+            os.replace(partial, template)
+    return template
+
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """An advisory lock between this run's processes (none where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: each worker may write the template; the replace is atomic
+        yield
+        return
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def demo_db(_demo_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the seeded demo database, this test's own (``serve(db=demo_db, ...)``)."""
+    db = tmp_path / "demo.sqlite"
+    shutil.copyfile(_demo_template, db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def demo_server(_demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The emulator with the demo data set (seed number 0), on a file, for the whole session."""
     from kameleoon_pandas.emulator import serve
 
     db = tmp_path_factory.mktemp("emulator") / "demo.sqlite"
+    shutil.copyfile(_demo_template, db)
     with serve(db=str(db), seed="demo", random_seed=0) as srv:
         yield srv
 

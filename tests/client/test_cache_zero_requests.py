@@ -17,9 +17,9 @@ def _read_everything(client: kp.Client, ids: dict) -> tuple:
     return counters, products, feeds
 
 
-def test_a_cached_rerun_makes_zero_requests(tmp_path: Path) -> None:
+def test_a_cached_rerun_makes_zero_requests(tmp_path: Path, demo_db: Path) -> None:
     path = tmp_path / "c.sqlite"
-    with serve(seed="demo", require_auth=True) as srv:
+    with serve(db=demo_db, seed="demo", require_auth=True) as srv:
         ids = srv.state.identifiers(srv.site_codes[0], visitors=2, keys=0)
         with srv.client(cache=path) as client:
             first = _read_everything(client, ids)
@@ -36,9 +36,11 @@ def test_a_cached_rerun_makes_zero_requests(tmp_path: Path) -> None:
         assert before.equals(after)
 
 
-def test_a_miss_after_hits_still_fetches_a_token_and_is_cached(tmp_path: Path) -> None:
+def test_a_miss_after_hits_still_fetches_a_token_and_is_cached(
+    tmp_path: Path, demo_db: Path
+) -> None:
     path = tmp_path / "c.sqlite"
-    with serve(seed="demo", require_auth=True) as srv:
+    with serve(db=demo_db, seed="demo", require_auth=True) as srv:
         ids = srv.state.identifiers(srv.site_codes[0], visitors=0, keys=0)
         eans = ids["eans"][:2]
         with srv.client(cache=path) as client:

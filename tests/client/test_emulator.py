@@ -492,10 +492,10 @@ def naive_feed(answers: dict[str, dict], site: str) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def test_demo_visitors_with_previous_visits_match_the_raw_answers(tmp_path) -> None:
+def test_demo_visitors_with_previous_visits_match_the_raw_answers(demo_db) -> None:
     import sqlite3
 
-    db = tmp_path / "demo.sqlite"
+    db = demo_db
     with serve(db=str(db), seed="demo") as server:
         site = server.site_codes[0]
         with sqlite3.connect(db) as conn:

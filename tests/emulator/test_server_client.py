@@ -8,8 +8,8 @@ import kameleoon_pandas as kp
 from kameleoon_pandas.emulator import serve
 
 
-def test_srv_client_is_ready_and_takes_other_settings(tmp_path) -> None:
-    with serve(seed="demo", require_auth=True) as srv:
+def test_srv_client_is_ready_and_takes_other_settings(tmp_path, demo_db) -> None:
+    with serve(db=demo_db, seed="demo", require_auth=True) as srv:
         with srv.client() as client:
             assert isinstance(client, kp.Client)
             assert client.site_codes == srv.site_codes and client.site_code == srv.site_codes[0]
@@ -28,10 +28,10 @@ def test_the_server_renders_as_html_without_its_secret() -> None:
     assert "very-secret-value" not in shown and "very-secret-value" not in repr(srv)
 
 
-def test_the_server_counts_the_requests_it_serves() -> None:
+def test_the_server_counts_the_requests_it_serves(demo_db) -> None:
     import httpx
 
-    with serve(seed="demo", require_auth=True) as srv:
+    with serve(db=demo_db, seed="demo", require_auth=True) as srv:
         assert srv.request_count == 0 and srv.request_counts == {}
         ids = srv.state.identifiers(srv.site_codes[0], visitors=3, keys=0)
         with srv.client() as client:

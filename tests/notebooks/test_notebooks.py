@@ -235,11 +235,11 @@ def test_experiment_readout_finds_the_mismatched_split(demo_server) -> None:
     ]
 
 
-def test_offline_conversions_round_trip(tmp_path) -> None:
+def test_offline_conversions_round_trip(tmp_path, demo_db) -> None:
     from kameleoon_pandas.emulator import serve
 
     # A fresh emulator: this notebook writes, and must not change what the other tests read.
-    with serve(db=str(tmp_path / "e.sqlite"), seed="demo") as srv:
+    with serve(db=str(demo_db), seed="demo") as srv:
         # Run from another folder than the notebook's: its data must still be found.
         nb = execute_notebook(
             NOTEBOOKS / "03-offline-conversions.ipynb", env=srv.env(), cwd=tmp_path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -424,8 +426,13 @@ def test_reports_never_show_secrets(srv, client, site):
 
 
 @pytest.fixture(scope="module")
-def demo():
-    with serve(seed="demo") as server, Client(server.site_codes[0], base_url=server.url) as c:
+def demo(_demo_template, tmp_path_factory):
+    db = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+    shutil.copyfile(_demo_template, db)
+    with (
+        serve(db=db, seed="demo") as server,
+        Client(server.site_codes[0], base_url=server.url) as c,
+    ):
         yield server, c
 
 
