@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,8 +54,14 @@ def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Seeding takes about a second; the tests that want a demo emulator of their own get a copy
     (``demo_db``), on which ``serve(seed="demo", random_seed=0)`` finds the data already there.
     The xdist workers share one file: the first to take the lock writes it.
+
+    The data ends an hour earlier than the demo's (at the start of the hour before this one):
+    every visit in it is closed for the whole run. Otherwise a visit that is current (an event
+    less than 30 minutes ago) can close between two reads of one test, which then disagree.
     """
     from kameleoon_pandas.emulator import EmulatorState, seed_state
+
+    an_hour_ago_ms = int(time.time() * 1000) - 3_600_000
 
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
@@ -64,7 +71,7 @@ def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             partial = template.with_suffix(".partial")
             state = EmulatorState(str(partial))
             try:
-                seed_state(state, "demo", random_seed=0)
+                seed_state(state, "demo", random_seed=0, now_ms=an_hour_ago_ms)
             finally:
                 state.close()  # checkpoints the WAL: the copy is one file
             os.replace(partial, template)

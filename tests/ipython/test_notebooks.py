@@ -39,11 +39,11 @@ def test_a_notebook_reads_with_kam_and_uses_the_results(demo_server, demo_client
     outputs = [o for cell in executed.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     texts = [o.get("text", "") for o in outputs if o.output_type == "stream"]
-    assert any(t.startswith("counters ") for t in texts)
+    assert any(t.startswith("counters ") for t in texts), texts
     results = [o for o in outputs if o.output_type == "execute_result"]
     html = results[0]["data"]["text/html"]
-    assert "rows × 7 columns" in html and html.count("<tr") == 1 + 4 + 1  # display_rows
-    assert "'demosite01', 'demosite02'" in results[-1]["data"]["text/plain"]
+    assert "rows × 7 columns" in html and html.count("<tr") == 1 + 4 + 1, html  # display_rows
+    assert "'demosite01', 'demosite02'" in results[-1]["data"]["text/plain"], results[-1]
     assert SECRET not in nbformat.writes(executed)
 
 
