@@ -7,6 +7,7 @@ default client is put back as it was afterwards.
 
 from __future__ import annotations
 
+import atexit
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -42,6 +43,10 @@ def shell(tmp_path, monkeypatch) -> Iterator[InteractiveShell]:
             sh.run_line_magic("unload_ext", "kameleoon_pandas")
         set_default_client(previous)
         InteractiveShell.clear_instance()
+        # Each shell registers its exit clean-up (a reset and a gc.collect) with atexit, which
+        # keeps the shell alive until exit and then runs them all: about 8 s of one xdist
+        # worker's exit over this folder's shells. This one has no history or temp files.
+        atexit.unregister(sh.atexit_operations)
 
 
 @pytest.fixture
