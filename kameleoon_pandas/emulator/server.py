@@ -7,6 +7,7 @@ once; ``serve`` returns only once uvicorn reports it is accepting connections.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import socket
 import threading
@@ -64,6 +65,38 @@ def uvicorn_config(app: Any, *, access_log: bool = False) -> uvicorn.Config:
         access_log=access_log,
         timeout_keep_alive=30,
     )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which :meth:`stop` wakes at once.
+
+    uvicorn looks at ``should_exit`` once per 0.1 s tick, so leaving ``serve`` waited for the
+    next tick (half of the 0.19 s a ``with serve()`` took to exit). The loop below is
+    uvicorn's ``main_loop`` (0.29 to 0.55) with the tick's sleep made an event wait.
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
+
+    def stop(self) -> None:
+        """Ask the server to shut down; callable from any thread."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed already
+                loop.call_soon_threadsafe(wake.set)
 
 
 class RequestCounter:
@@ -372,12 +405,12 @@ def serve(
     state, options, site_codes, owned = prepare(db, seed, random_seed, option_fields)
     sock: socket.socket | None = None
     thread: threading.Thread | None = None
-    server: uvicorn.Server | None = None
+    server: _Server | None = None
     try:
         sock = bind_socket(host, port)
         bound_port = sock.getsockname()[1]
         counter = RequestCounter(create_app(state, options))
-        server = uvicorn.Server(uvicorn_config(counter))
+        server = _Server(uvicorn_config(counter))
         failure: list[BaseException] = []
         thread = threading.Thread(
             target=_run_in_thread,
@@ -398,7 +431,7 @@ def serve(
         yield EmulatorServer(base_url(host, bound_port), options, state, site_codes, counter)
     finally:
         if server is not None:
-            server.should_exit = True
+            server.stop()
         if thread is not None:
             thread.join(timeout=10)
         if sock is not None:

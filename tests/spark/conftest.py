@@ -59,6 +59,11 @@ def spark(spark_events: Path, emu: Any) -> Iterator[Any]:
         .config("spark.eventLog.dir", spark_events.as_uri())
         .config("spark.eventLog.compress", "false")
         .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        # Interpreted expressions, as in Spark's own tests: these test the data source, not
+        # Spark's generated code, and compiling that code with Janino for each new plan was
+        # about a sixth of the Spark tests' CPU (56 core-s without these two, 46 with).
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
         # the tasks' Python workers fork from a daemon that has the package imported already
         .config("spark.python.daemon.module", "kameleoon_test_daemon")
     )
