@@ -45,25 +45,32 @@ def _visit_rows(random_seed: int, number: int) -> list[tuple]:
 
 def _frames(rows: list[tuple]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(exposures to the demo experiments, conversions on their goal) of a site's visit rows."""
+    picked: dict[str, list[tuple]] = {"experiment": [], "conversion": []}
+    for _s, code, _n, time, _q, kind, data in rows:
+        if kind in picked:
+            picked[kind].append((code, time, data))
     frames = {}
-    for kind in ("experiment", "conversion"):
-        picked = [(code, time, data) for _s, code, _n, time, _q, k, data in rows if k == kind]
-        codes, times, datas = zip(*picked, strict=True)
-        # One JSON array for all of a kind's events: one parser call, not one per event.
-        frame = pd.DataFrame(json.loads("[" + ",".join(datas) + "]"))
-        frame.insert(0, "visitor_code", codes)
-        frame["time"] = pd.to_datetime(pd.Series(times), unit="ms")
-        frames[kind] = frame
-    exp = frames["experiment"].rename(
-        columns={"id": "experiment_id", "variationId": "variation_id"}
-    )
+    for kind, fields in (
+        ("experiment", {"experiment_id": "id", "variation_id": "variationId"}),
+        ("conversion", {"goal_id": "goalId", "revenue": "revenue"}),
+    ):
+        codes, times, datas = zip(*picked[kind], strict=True)
+        # One JSON array for all of a kind's events: one parser call, not one per event; then
+        # only the fields read here, a column at a time (a frame of every field took 3x longer).
+        events = json.loads("[" + ",".join(datas) + "]")
+        columns: dict[str, object] = {"visitor_code": list(codes)}
+        for column, key in fields.items():
+            values = [event.get(key) for event in events]
+            columns[column] = pd.Series(values, dtype=float if column == "revenue" else None)
+        columns["time"] = pd.to_datetime(pd.Series(times), unit="ms")
+        frames[kind] = pd.DataFrame(columns)
+    exp = frames["experiment"]
     exp = exp[exp["experiment_id"].isin(IDS)]
-    conv = frames["conversion"].rename(columns={"goalId": "goal_id"})
+    conv = frames["conversion"]
     conv = conv[conv["goal_id"] == DEMO_GOAL_ID]
-    columns = ["visitor_code", "goal_id", "revenue", "time"]
     return (
         exp[["visitor_code", "experiment_id", "variation_id", "time"]].reset_index(drop=True),
-        conv[columns].reset_index(drop=True),
+        conv[["visitor_code", "goal_id", "revenue", "time"]].reset_index(drop=True),
     )
 
 
