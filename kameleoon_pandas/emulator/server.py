@@ -72,7 +72,8 @@ class _Server(uvicorn.Server):
 
     uvicorn looks at ``should_exit`` once per 0.1 s tick, so leaving ``serve`` waited for the
     next tick (half of the 0.19 s a ``with serve()`` took to exit). The loop below is
-    uvicorn's ``main_loop`` (0.29 to 0.55) with the tick's sleep made an event wait.
+    uvicorn's ``main_loop`` (as of 0.55) with the tick's sleep made an event wait; should a
+    later uvicorn stop calling ``main_loop``, ``stop`` still works, at the tick's pace.
     """
 
     def __init__(self, config: uvicorn.Config) -> None:
