@@ -42,7 +42,7 @@ def pytest_collection(session: pytest.Session) -> Iterator[object]:
 
 
 #: The groups that start other processes (kernels, Chromium, a JVM, a Dask cluster): together
-#: about 40 % of the suite's CPU in 9 % of its tests. ``-m "not slow"`` is the quick loop.
+#: about half of the suite's CPU in 9 % of its tests. ``-m "not slow"`` is the quick loop.
 SLOW_GROUPS = ("notebooks", "browser", "spark", "dask")
 
 
