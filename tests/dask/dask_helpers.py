@@ -29,10 +29,9 @@ from typing import Any
 import dask
 import dask.dataframe as dd
 import distributed
-import uvicorn
 
 from kameleoon_pandas.emulator import EmulatorOptions, EmulatorState, create_app
-from kameleoon_pandas.emulator.server import base_url, bind_socket, uvicorn_config
+from kameleoon_pandas.emulator.server import _Server, base_url, bind_socket, uvicorn_config
 
 __all__ = ["CountingServer", "counting_server", "dask", "dd", "distributed", "stored_events"]
 
@@ -92,7 +91,7 @@ def counting_server(**options: Any) -> Iterator[CountingServer]:
     opts = EmulatorOptions(require_auth=True, **options)
     counter = _Counting(create_app(state, opts))
     sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn_config(counter))
+    server = _Server(uvicorn_config(counter))  # serve()'s server: stop() takes effect at once
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -109,7 +108,7 @@ def counting_server(**options: Any) -> Iterator[CountingServer]:
     try:
         yield CountingServer(url, opts, state, counter, settings)
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(timeout=10)
         sock.close()
         state.close()
