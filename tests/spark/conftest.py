@@ -25,6 +25,31 @@ _sites = itertools.count(1)
 PRELOAD = Path(__file__).resolve().parent / "preload"
 
 
+def _python(folder: Path) -> Path:
+    """A ``python`` for Spark's Python processes: this interpreter, without Spark's zips.
+
+    Spark puts ``$SPARK_HOME/python/lib/pyspark.zip``, the py4j zip and its core jar first on
+    the ``PYTHONPATH`` of every Python process it starts. The zip holds no bytecode, so each
+    process (a worker daemon, and a planner for each step of each read and write) compiled
+    PySpark's modules from source: 0.7 to 1 s of CPU each, about 20 core-s over the Spark
+    tests. pip's PySpark is the same release in site-packages, compiled, so the processes
+    run the same code without the zips.
+    """
+    wrapper = folder / "python"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "set -f; old=$PYTHONPATH; new=; IFS=:\n"
+        "for p in $old; do case $p in\n"
+        "  */pyspark/python/lib/*.zip|*/pyspark/jars/*.jar) ;;\n"
+        "  *) new=${new:+$new:}$p ;;\n"
+        "esac; done\n"
+        "PYTHONPATH=$new; export PYTHONPATH\n"
+        f'exec "{sys.executable}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 @pytest.fixture(scope="session")
 def spark_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder of the session's Spark event log (searched for secrets)."""
@@ -32,7 +57,7 @@ def spark_events(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark(spark_events: Path, emu: Any) -> Iterator[Any]:
+def spark(spark_events: Path, emu: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The session: quiet, two shuffle partitions, an event log to search for secrets, and
     the executors' environment pointing at the emulator (``spark.executorEnv.KAMELEOON_*``,
     as a cluster would set it; one environment, so one Python worker daemon). That daemon is
@@ -44,8 +69,9 @@ def spark(spark_events: Path, emu: Any) -> Iterator[Any]:
         pytest.skip(reason)
     from pyspark.sql import SparkSession
 
-    # The tasks' Python is this one (with the package and its dependencies), not PATH's.
-    os.environ["PYSPARK_PYTHON"] = sys.executable
+    # The tasks' Python is this one (with the package and its dependencies), not PATH's,
+    # started through a wrapper that takes Spark's zips off its path (see ``_python``).
+    os.environ["PYSPARK_PYTHON"] = str(_python(tmp_path_factory.mktemp("spark-python")))
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     builder = (
         SparkSession.builder.master("local[2,2]")
