@@ -139,3 +139,29 @@ def test_cache_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
         resolve_settings(cache=True, cache_ttl=0)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_path() == str(tmp_path / "kameleoon-pandas" / "http-cache.sqlite")
+
+
+def test_the_storage_calls_sqlite_on_the_loop_thread_not_in_worker_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # anysqlite hops to a worker thread through anyio.to_thread.run_sync for each call: the
+    # connection the cache hands hishel makes none (_cache_sqlite), on a miss, a hit or a clear.
+    import anyio.to_thread
+
+    hops: list[object] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(function, *args, **kwargs):
+        hops.append(function)
+        return await run_sync(function, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    server = CountingServer()
+    with _client(server, tmp_path / "c.sqlite") as client:
+        client.get_map("k")
+        client.get_map("k")
+        client.cache_clear()
+        client.get_map("k")
+        assert client.cache.hits == 1 and client.cache.misses == 2
+    assert server.gets == 2
+    assert hops == []
