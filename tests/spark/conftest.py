@@ -31,9 +31,10 @@ def _python(folder: Path) -> Path:
     Spark puts ``$SPARK_HOME/python/lib/pyspark.zip``, the py4j zip and its core jar first on
     the ``PYTHONPATH`` of every Python process it starts. The zip holds no bytecode, so each
     process (a worker daemon, and a planner for each step of each read and write) compiled
-    PySpark's modules from source: 0.7 to 1 s of CPU each, about 20 core-s over the Spark
-    tests. pip's PySpark is the same release in site-packages, compiled, so the processes
-    run the same code without the zips.
+    PySpark's modules from source: 0.7 to 1 s of CPU each, 12 of the 52 core-s of
+    ``tests/spark``. pip's PySpark is the same release in site-packages, compiled, so the
+    processes run the same code without the zips. The wrapper is a POSIX shell script; on
+    Windows, Spark gets the interpreter itself.
     """
     wrapper = folder / "python"
     wrapper.write_text(
@@ -71,7 +72,8 @@ def spark(spark_events: Path, emu: Any, tmp_path_factory: pytest.TempPathFactory
 
     # The tasks' Python is this one (with the package and its dependencies), not PATH's,
     # started through a wrapper that takes Spark's zips off its path (see ``_python``).
-    os.environ["PYSPARK_PYTHON"] = str(_python(tmp_path_factory.mktemp("spark-python")))
+    python = sys.executable if os.name == "nt" else _python(tmp_path_factory.mktemp("python"))
+    os.environ["PYSPARK_PYTHON"] = str(python)
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     builder = (
         SparkSession.builder.master("local[2,2]")
