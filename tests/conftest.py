@@ -5,10 +5,12 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,37 @@ import pytest
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 DATA = Path(__file__).resolve().parent / "data"
+KERNEL_POOL = Path(__file__).resolve().parent / "kernel_pool"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the run's Jupyter kernels from one warm process (``tests/kernel_pool``).
+
+    The suite starts about 15 kernels (notebooks, the demo report, nbconvert, Voilà), and each
+    spent about 1.8 core-s importing ipykernel, pandas, matplotlib and this package and then
+    tearing them down. Set up once here, in the run's first process (the xdist controller,
+    whose environment the workers inherit): the launcher that stands in for
+    ``ipykernel_launcher`` goes first on ``PYTHONPATH``, and the server it starts on first use
+    forks each kernel. ``KP_TESTS_KERNEL_POOL=off`` starts every kernel the usual way.
+    """
+    if hasattr(config, "workerinput") or "KP_TESTS_KERNEL_POOL" in os.environ:
+        return
+    if not hasattr(os, "pidfd_open"):  # Linux only: elsewhere kernels start the usual way
+        return
+    folder = tempfile.mkdtemp(prefix="kp-kernels-")  # short: a socket path has 108 bytes
+    os.environ["KP_TESTS_KERNEL_POOL"] = folder
+    os.environ["KP_TESTS_KERNEL_POOL_OWNER"] = str(os.getpid())
+    os.environ["KP_TESTS_PYTHON"] = sys.executable
+    paths = [str(KERNEL_POOL / "launcher"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+
+    def _stop() -> None:
+        for pid_file in Path(folder).glob("*.pid"):
+            with suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    config.add_cleanup(_stop)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,6 +8,7 @@ module), so that under ``--dist loadgroup`` they share one xdist worker and one 
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,18 @@ class _Cluster:
         if cls.client is None:
             from dask_helpers import distributed
 
-            cls.local = distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, dashboard_address=":0", processes=True
-            )
-            cls.client = distributed.Client(cls.local)
+            # Each nanny sets OMP_NUM_THREADS, PYTHONHASHSEED and the like in *this* process's
+            # environment before it spawns its worker, and leaves them set: every later test
+            # on this xdist worker, and each process it starts, would inherit them.
+            environ = dict(os.environ)
+            try:
+                cls.local = distributed.LocalCluster(
+                    n_workers=2, threads_per_worker=1, dashboard_address=":0", processes=True
+                )
+                cls.client = distributed.Client(cls.local)
+            finally:
+                os.environ.clear()
+                os.environ.update(environ)
         return cls.client
 
     @classmethod

@@ -3,6 +3,8 @@ every partition, the same rows as the pandas loaders, checks before any request.
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 from dask_helpers import dd
@@ -13,6 +15,16 @@ from kameleoon_pandas.dask.loaders import _chunks
 from kameleoon_pandas.frames.schemas import PRODUCT_COUNTERS, VISITOR_FEED, empty_frame
 
 pytestmark = [pytest.mark.dask, pytest.mark.xdist_group("dask")]
+
+#: What distributed's nannies set in their parent's environment before spawning a worker.
+_NANNY_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED")
+_ENV_AT_IMPORT = {name: os.environ.get(name) for name in _NANNY_ENV}
+
+
+def test_the_cluster_leaves_this_process_environment_as_it_was(cluster) -> None:
+    # Left set, they reached every process the rest of the run started from this worker.
+    assert all(cluster.run(lambda: os.environ.get("OMP_NUM_THREADS")).values())  # the workers do
+    assert {name: os.environ.get(name) for name in _NANNY_ENV} == _ENV_AT_IMPORT
 
 
 def visit_events(codes: list[str]) -> pd.DataFrame:
