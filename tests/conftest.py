@@ -26,14 +26,15 @@ KERNEL_POOL = Path(__file__).resolve().parent / "kernel_pool"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start the run's Jupyter kernels from one warm process (``tests/kernel_pool``).
+    """Start the run's Jupyter kernels from warm processes (``tests/kernel_pool``).
 
     The suite starts about 15 kernels (notebooks, the demo report, nbconvert, Voilà), and each
     spent about 1.8 core-s importing ipykernel, pandas, matplotlib and this package and then
     tearing them down. Set up once here, in the run's first process (the xdist controller,
     whose environment the workers inherit): the launcher that stands in for
     ``ipykernel_launcher`` goes first on ``PYTHONPATH``, and the server it starts on first use
-    forks each kernel. ``KP_TESTS_KERNEL_POOL=off`` starts every kernel the usual way.
+    (one per import-time environment) forks each kernel. ``KP_TESTS_KERNEL_POOL=off`` starts
+    every kernel the usual way.
     """
     if hasattr(config, "workerinput") or "KP_TESTS_KERNEL_POOL" in os.environ:
         return

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -42,15 +43,11 @@ class _Cluster:
             # Each nanny sets OMP_NUM_THREADS, PYTHONHASHSEED and the like in *this* process's
             # environment before it spawns its worker, and leaves them set: every later test
             # on this xdist worker, and each process it starts, would inherit them.
-            environ = dict(os.environ)
-            try:
+            with mock.patch.dict(os.environ):  # restored as it was on the way out
                 cls.local = distributed.LocalCluster(
                     n_workers=2, threads_per_worker=1, dashboard_address=":0", processes=True
                 )
                 cls.client = distributed.Client(cls.local)
-            finally:
-                os.environ.clear()
-                os.environ.update(environ)
         return cls.client
 
     @classmethod

@@ -46,7 +46,7 @@ def _connect(path: str) -> socket.socket:
 
 
 def _pool(path: str, owner: str) -> socket.socket:
-    """A connection to the server, which the first kernel of the run starts."""
+    """A connection to the server at ``path``, which the first kernel of its identity starts."""
     try:
         return _connect(path)
     except OSError:
