@@ -381,6 +381,15 @@ def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def shared_tls_context() -> ssl.SSLContext:
+    """This process's verifying TLS context for the current ``SSL_CERT_*`` setting.
+
+    For transports built outside :class:`AsyncClient` (the Dask workers' clients), which would
+    otherwise each load the CA bundle again.
+    """
+    return _tls_context(*_tls_env())
+
+
 @shared_doc
 class AsyncClient:
     """The async core of the Data API client: one ``httpx.AsyncClient`` over ``httpx-aiohttp``.
@@ -450,7 +459,7 @@ class AsyncClient:
             limits = httpx.Limits(
                 max_connections=s.max_concurrency + 4, max_keepalive_connections=s.max_concurrency
             )
-            transport = default = AiohttpTransport(limits=limits, verify=_tls_context(*_tls_env()))
+            transport = default = AiohttpTransport(limits=limits, verify=shared_tls_context())
         self._cache: CachingTransport | None = None
         if s.cache_path is not None:
             scope = credential_scope(s.base_url, s.client_id, s.client_secret)

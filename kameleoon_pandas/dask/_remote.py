@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from ..client import Client
+from ..client import Client, shared_tls_context
 from ._cap import CappedTransport, semaphore_name
 
 if TYPE_CHECKING:
@@ -149,7 +149,9 @@ def _build(remote: RemoteClient, worker: Any | None) -> Client:
     limits = httpx.Limits(
         max_connections=s.max_concurrency + 4, max_keepalive_connections=s.max_concurrency
     )
-    transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits)
+    transport: httpx.AsyncBaseTransport = AiohttpTransport(
+        limits=limits, verify=shared_tls_context()
+    )
     if worker is not None and remote.max_in_flight is not None:
         from distributed import Semaphore
 

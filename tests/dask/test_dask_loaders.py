@@ -137,3 +137,26 @@ def test_partitions_are_runs_of_whole_calls() -> None:
     assert [len(c) for c in _chunks(keys, 50, 100, 10_000)] == [100] * 10 + [50]
     assert _chunks([], None, 100, 10_000) == [[]]
     assert len(_chunks(keys, None, 1, 1_000)) == 2
+
+
+def test_the_clients_built_for_tasks_share_one_tls_context(srv, kp_client, monkeypatch) -> None:
+    # Loading the CA bundle takes about 20 ms: a client built per worker and settings must not
+    # load it again (in the Dask tests, 3 of their 16 core-s).
+    from httpx_aiohttp import AiohttpTransport
+
+    from kameleoon_pandas.client import shared_tls_context
+    from kameleoon_pandas.dask import _remote
+
+    contexts = []
+
+    class Recording(AiohttpTransport):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            contexts.append(self.ssl_context)
+
+    monkeypatch.setattr(_remote, "AiohttpTransport", Recording)
+    remote = _remote.remote_client(kp_client, max_in_flight=None, cluster=None)
+    for _ in range(3):
+        _remote._build(remote, None).close()
+    assert len(contexts) == 3
+    assert all(context is shared_tls_context() for context in contexts)

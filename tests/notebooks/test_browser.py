@@ -168,6 +168,8 @@ def voila(tmp_path: Path, demo_server) -> Iterator[str]:
         log.close()
 
 
+# On the demo report's worker: one launch of Chromium (about 1.5 core-s) serves both tests.
+@pytest.mark.xdist_group("demo_report")
 def test_panels_render_and_load_in_voila(voila: str, page, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
