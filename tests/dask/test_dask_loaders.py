@@ -139,7 +139,7 @@ def test_partitions_are_runs_of_whole_calls() -> None:
     assert len(_chunks(keys, None, 1, 1_000)) == 2
 
 
-def test_the_clients_built_for_tasks_share_one_tls_context(srv, kp_client, monkeypatch) -> None:
+def test_the_clients_built_for_tasks_share_one_tls_context(kp_client, monkeypatch) -> None:
     # Loading the CA bundle takes about 20 ms: a client built per worker and settings must not
     # load it again (in the Dask tests, 3 of their 16 core-s).
     from httpx_aiohttp import AiohttpTransport

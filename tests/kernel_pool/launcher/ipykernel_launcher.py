@@ -84,8 +84,8 @@ def main() -> None:
     # [0] is the working directory, which ipykernel's launcher takes off; this folder is left
     # out too, as the real launcher (below) runs without it.
     sys_path = [p for p in sys.path[1:] if p != HERE]
-    # One server per identity: a pytest worker whose environment a test changed (Dask's
-    # nanny sets OMP_NUM_THREADS and PYTHONHASHSEED for good) gets a server of its own.
+    # One server per identity: a kernel started with another import-time environment (another
+    # MPLBACKEND, say, as tests/test_suite.py starts one) gets a server of its own.
     path = os.path.join(folder, key(identity(sys.executable, sys_path, dict(os.environ))))
     try:
         sock = _pool(path, owner)
